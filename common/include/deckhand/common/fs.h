@@ -1,0 +1,42 @@
+// File system operations that every component needs, with errors as values.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deckhand/common/fd.h"
+#include "deckhand/common/result.h"
+
+namespace deckhand::fs {
+
+Result<std::string> read_file(const std::string& path);
+
+// Writes data to path so that readers see either the old or the whole new
+// content, even across a crash: write a temp file beside it, fsync, rename,
+// fsync the directory.
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+// mkdir -p; existing directories are fine.
+Status make_dirs(const std::string& path, mode_t mode = 0755);
+
+// rm -rf without following symlinks and without crossing mount points; a
+// missing path is fine.
+Status remove_all(const std::string& path);
+
+bool exists(const std::string& path);
+
+// Names in a directory, without "." and "..". A missing directory gives an empty list.
+Result<std::vector<std::string>> list_dir(const std::string& path);
+
+Result<UniqueFd> open_fd(const std::string& path, int flags, mode_t mode = 0);
+
+// Joins path parts with single slashes.
+std::string join(std::string_view a, std::string_view b);
+
+// Bytes used by the files under path (st_blocks * 512), not following symlinks.
+Result<uint64_t> disk_usage(const std::string& path);
+
+}  // namespace deckhand::fs

@@ -1,0 +1,59 @@
+#include "test_env.h"
+
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include "deckhand/common/fs.h"
+
+namespace deckhand::test {
+
+int run_doctest(int argc, char** argv, bool needs_root) {
+  if (needs_root && geteuid() != 0) {
+    std::printf("SKIP: this test needs root (network namespaces, mounts)\n");
+    return 77;
+  }
+  doctest::Context ctx(argc, argv);
+  return ctx.run();
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  const char* base = getenv("TMPDIR");
+  std::string tmpl = fmt::format("{}/{}-XXXXXX", base && *base ? base : "/tmp", prefix);
+  if (!mkdtemp(tmpl.data())) {
+    std::perror("mkdtemp");
+    std::abort();
+  }
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  // A test that failed half-way may leave mounts: lazily detach them first.
+  (void)::umount2(path_.c_str(), MNT_DETACH);
+  auto st = fs::remove_all(path_);
+  if (!st) std::fprintf(stderr, "TempDir: %s\n", st.error().message.c_str());
+}
+
+std::string unique_name(const std::string& prefix, size_t max_len) {
+  static std::atomic<unsigned> counter{0};
+  std::string name = fmt::format("{}{}{}", prefix, ::getpid() % 100000, counter++);
+  if (name.size() > max_len) name = name.substr(name.size() - max_len);
+  return name;
+}
+
+static std::string env_or(const char* key, const std::string& fallback) {
+  const char* v = getenv(key);
+  return v && *v ? v : fallback;
+}
+
+std::string build_path(const std::string& rel) { return env_or("DECKHAND_BUILD_ROOT", ".") + "/" + rel; }
+std::string source_path(const std::string& rel) { return env_or("DECKHAND_SOURCE_ROOT", ".") + "/" + rel; }
+
+}  // namespace deckhand::test

@@ -1,0 +1,35 @@
+// What every test executable shares: a temporary root removed afterwards,
+// unique names (so that tests never collide with each other or with what an
+// earlier run left), and the way root-only tests skip.
+#pragma once
+
+#include <string>
+
+namespace deckhand::test {
+
+// doctest's main; with needs_root, exits 77 (meson's "skipped") with a
+// message when not run as root.
+int run_doctest(int argc, char** argv, bool needs_root);
+
+// A directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "deckhand-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// "<prefix><pid><counter>" cut to max_len characters (interface names allow 15).
+std::string unique_name(const std::string& prefix, size_t max_len = 15);
+
+// Paths to built programs and source files, from the environment meson sets.
+std::string build_path(const std::string& rel);
+std::string source_path(const std::string& rel);
+
+}  // namespace deckhand::test
