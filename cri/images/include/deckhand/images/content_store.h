@@ -2,10 +2,14 @@
 // verified against its digest before it becomes visible.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "deckhand/common/fd.h"
 #include "deckhand/common/result.h"
@@ -37,6 +41,9 @@ class ContentStore {
     Status write(std::string_view chunk);
     Status commit();
     uint64_t written() const;
+    // For a writer made by writer_unknown(): commits under the digest of what
+    // was written, and returns it.
+    Result<std::string> commit_computed();
 
    private:
     friend class ContentStore;
@@ -46,10 +53,25 @@ class ContentStore {
   };
   Result<Writer> writer(const std::string& expected_digest, int64_t expected_size = -1);
 
+  // Streaming ingest when the digest is only known at the end (layers of a
+  // docker-archive); finish with Writer::commit_computed().
+  Result<Writer> writer_unknown();
+
   Status remove(const std::string& digest);
+  // Digests of every stored blob.
+  Result<std::vector<std::string>> list() const;
+
+  // Blobs committed by this process stay "fresh" until an image references
+  // them (settle) or grace runs out, so that garbage collection does not
+  // take the blobs of a pull still in progress.
+  bool is_fresh(const std::string& digest, std::chrono::seconds grace) const;
+  void settle(const std::string& digest);
 
  private:
+  Status publish(const std::string& tmp_path, const std::string& digest);
   std::string root_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> fresh_;
 };
 
 }  // namespace deckhand::images

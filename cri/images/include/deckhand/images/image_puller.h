@@ -4,6 +4,7 @@
 // per-host mirrors, CA files and credentials from deckhand-cri's config.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,20 @@ struct RegistryConfig {
   std::map<std::string, RegistryHost> hosts;
 };
 
+// Reads the [registry.hosts."<host>"] tables of deckhand-cri's TOML config
+// (mirrors, insecure, ca_file, username, password); other sections are
+// ignored. Bad TOML, unknown host keys or wrong types fail with
+// InvalidArgument naming the line.
+Result<RegistryConfig> parse_registry_config(const std::string& toml_text);
+
+// Counters since the puller was created (metrics, and tests that check
+// that concurrent pulls share downloads).
+struct PullStats {
+  uint64_t blob_downloads = 0;  // blob GETs that completed into the store
+  uint64_t blob_bytes = 0;      // bytes of those blobs
+  uint64_t blob_waits = 0;      // times a pull waited for another pull's download of a blob
+};
+
 // Credentials from a CRI PullImageRequest's AuthConfig.
 struct PullAuth {
   std::string username, password;
@@ -41,6 +56,7 @@ class ImagePuller {
   // Pulls ref (normalised) and returns the registered image. Concurrent pulls
   // of one image, or of images sharing a layer, fetch each blob once.
   virtual Result<Image> pull(const std::string& ref, const PullAuth& auth) = 0;
+  virtual PullStats stats() const = 0;
 };
 
 }  // namespace deckhand::images

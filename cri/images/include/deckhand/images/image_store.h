@@ -72,6 +72,13 @@ class ImageStore {
   virtual Status garbage_collect(const std::set<std::string>& in_use) = 0;
 
   virtual Result<FsUsage> fs_usage() const = 0;
+
+  // Points name (any reference; normalised) at the image ref_or_id names,
+  // moving it off another image if needed. Not pure, so that test doubles
+  // need not implement it; inline, so that the class keeps no key function.
+  virtual Status tag(std::string_view ref_or_id, const std::string& name) {
+    return fail(ErrorKind::Unimplemented, "tag {} as {}: not supported by this image store", ref_or_id, name);
+  }
 };
 
 }  // namespace deckhand::images

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -40,5 +41,32 @@ class CgroupDriver {
 // Detects the layout under mount_root: v2 when mount_root is a cgroup2 mount,
 // else v1 controllers in mount_root/<controller>.
 Result<std::unique_ptr<CgroupDriver>> make_cgroupfs_driver(const std::string& mount_root = "/sys/fs/cgroup");
+
+// Where the hierarchies are, as detected or as a test states it.
+struct CgroupfsLayout {
+  enum class Version { V1, V2 };
+  Version version = Version::V1;
+  // v1: controller ("cpu", "memory", ...) -> the directory of its hierarchy;
+  // co-mounted controllers ("cpu,cpuacct") share one directory. Detection also
+  // adds "name=systemd" and "unified" (hybrid hosts): no controllers there, but
+  // runc puts containers in them, so the driver makes and removes paths there too.
+  std::map<std::string, std::string> v1_hierarchies;
+  // v2: the cgroup2 mount.
+  std::string v2_root;
+  // v2: whether cgroup2 is the only cgroup file system in use. On hybrid hosts
+  // the v1 hierarchies own the controllers and v2's hugetlb is not usable by runc.
+  bool v2_only_hierarchy = true;
+  // For fake trees in plain directories (tests): control files are created
+  // on write instead of having to exist already.
+  bool create_files = false;
+};
+
+// The layout under mount_root: v2 when it is a cgroup2 mount; else the v1
+// hierarchies mounted under it (from /proc/self/mountinfo) or, when none is
+// mounted there, its subdirectories named after controllers.
+Result<CgroupfsLayout> detect_cgroupfs_layout(const std::string& mount_root = "/sys/fs/cgroup");
+
+// A cgroupfs driver for an explicit layout.
+Result<std::unique_ptr<CgroupDriver>> make_cgroupfs_driver(const CgroupfsLayout& layout);
 
 }  // namespace deckhand::runtime

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "deckhand/common/result.h"
@@ -23,7 +24,7 @@ struct MonitorSpec {
   std::string id;
   std::string bundle;           // directory with config.json
   std::string log_path;         // CRI log file; empty: output discarded
-  std::string state_dir;        // monitor files: exit, monitor.pid, container.pid
+  std::string state_dir;        // monitor files: exit, monitor.pid, container.pid, monitor.log (its stderr)
 };
 
 struct MonitorStarted {
@@ -50,6 +51,9 @@ Result<std::optional<ExitRecord>> read_exit_record(const std::string& state_dir)
 
 // Asks the monitor to reopen the log file (after rotation): SIGUSR1.
 Status reopen_log(pid_t monitor_pid);
+// The same, but only if monitor_pid still names the monitor that started at
+// monitor_start_time (NotFound otherwise): a reused pid is never signalled.
+Status reopen_log(pid_t monitor_pid, uint64_t monitor_start_time);
 
 // Formats one CRI log line: "<RFC3339Nano> <stream> <P|F> <content>\n".
 std::string cri_log_line(int64_t time_ns, const char* stream, bool partial, std::string_view content);

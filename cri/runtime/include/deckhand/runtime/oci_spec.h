@@ -27,6 +27,7 @@ struct ResourceSpec {
   std::string cpuset_cpus, cpuset_mems;
   std::map<std::string, uint64_t> hugepage_limits;  // page size ("2MB") -> bytes
   std::map<std::string, std::string> unified;       // cgroup v2 key -> value
+  int64_t pids_limit = 0;    // 0: unset
 };
 
 // Paths of namespaces to join; an empty path means the namespace is not
@@ -35,6 +36,9 @@ struct ResourceSpec {
 struct NamespacePaths {
   std::string net, ipc, uts, pid;
   bool new_pid_ns = false;  // container-private PID namespace
+  // New namespaces of these kinds (the sandbox container itself); each is
+  // exclusive with a path of the same kind.
+  bool new_net_ns = false, new_ipc_ns = false, new_uts_ns = false;
 };
 
 struct ContainerSpec {
@@ -46,7 +50,7 @@ struct ContainerSpec {
   std::string cwd = "/";
   uint32_t uid = 0, gid = 0;
   std::vector<uint32_t> additional_gids;
-  std::string hostname;
+  std::string hostname;  // set only with namespaces.new_uts_ns (runc refuses it otherwise)
   std::vector<MountSpec> mounts;  // the request's mounts; /proc, /sys, /dev... are added
   NamespacePaths namespaces;
   std::string cgroups_path;       // cgroupfs path, e.g. /kubepods/pod<uid>/<id>
@@ -61,6 +65,9 @@ struct ContainerSpec {
   std::map<std::string, std::string> annotations;
   std::string apparmor_profile, seccomp_profile_path;  // unused on our hosts; kept for completeness
   bool tty = false;
+  // Whether the runtime can apply hugetlb limits (CgroupDriver::has_hugetlb);
+  // without it hugepage limits are left out, as runc fails a container that sets them.
+  bool hugetlb_available = false;
 };
 
 // The config.json document, or InvalidArgument naming the field at fault.

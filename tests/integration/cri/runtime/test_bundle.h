@@ -1,0 +1,68 @@
+// A throw-away OCI bundle for runc: a busybox rootfs, a minimal config.json
+// with a unique id and cgroup, and a runtime root, all under one TempDir.
+// Everything (container, runc state, cgroups) is removed on destruction.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "deckhand/common/json.h"
+#include "deckhand/runtime/monitor.h"
+#include "deckhand/runtime/oci_runtime.h"
+#include "test_env.h"
+
+namespace deckhand::test {
+
+class TestBundle {
+ public:
+  // args run as the container's process; edit may change the config before it is written.
+  explicit TestBundle(std::vector<std::string> args, const std::function<void(Json&)>& edit = {});
+  ~TestBundle();
+  TestBundle(const TestBundle&) = delete;
+  TestBundle& operator=(const TestBundle&) = delete;
+
+  const std::string& id() const { return id_; }
+  std::string bundle() const { return dir_.sub("bundle"); }
+  std::string runtime_root() const { return dir_.sub("runc"); }
+  std::string state_dir() const { return dir_.sub("state"); }
+  std::string log_path() const { return dir_.sub("logs/c.log"); }
+  const std::string& cgroup_path() const { return cgroup_; }
+  std::string sub(const std::string& name) const { return dir_.sub(name); }
+  runtime::OciRuntime& runtime() { return runtime_; }
+  runtime::MonitorSpec monitor_spec() const;
+
+ private:
+  TempDir dir_{"dh-cri-rt"};
+  std::string id_;
+  std::string cgroup_;
+  runtime::OciRuntime runtime_;
+};
+
+// Polls pred every 20 ms until it holds or timeout passes.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Waits for the exit record of the container monitored in state_dir.
+std::optional<runtime::ExitRecord> wait_exit(const std::string& state_dir,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+// v1 controllers mounted on this host under /sys/fs/cgroup that hold cgroup_path.
+std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path);
+
+// Pids of processes whose command line contains needle.
+std::vector<pid_t> processes_with(const std::string& needle);
+
+// SIGKILLs pid when it goes out of scope unless it already exited.
+struct KillOnExit {
+  KillOnExit(pid_t p, uint64_t start) : pid(p), start_time(start) {}
+  KillOnExit(const KillOnExit&) = delete;
+  KillOnExit& operator=(const KillOnExit&) = delete;
+  ~KillOnExit();
+  pid_t pid = 0;
+  uint64_t start_time = 0;
+};
+
+}  // namespace deckhand::test
