@@ -147,6 +147,8 @@ CriWorld::~CriWorld() {
       ::rmdir(sub.c_str());
     }
     ::rmdir(base.c_str());
+    // The parent all worlds share; still busy while another test runs.
+    ::rmdir(("/sys/fs/cgroup/" + h + "/deckhand-test").c_str());
   }
 }
 
