@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -33,7 +35,7 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-static Status write_all(int fd, std::string_view data, const std::string& path) {
+Status write_all(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
@@ -188,38 +190,52 @@ std::string join(std::string_view a, std::string_view b) {
   return out;
 }
 
-static uint64_t usage_at(int dirfd, dev_t dev) {
-  uint64_t total = 0;
+namespace {
+
+struct UsageWalk {
+  DiskUsage usage;
+  std::set<std::pair<dev_t, ino_t>> linked;  // files with several links count once
+};
+
+Status usage_at(int dirfd, const std::string& path, UsageWalk& w) {
   int dup = ::dup(dirfd);
-  if (dup < 0) return 0;
+  if (dup < 0) return sys_fail("dup fd of {}", path);
   DIR* d = ::fdopendir(dup);
   if (!d) {
     ::close(dup);
-    return 0;
+    return sys_fail("opendir {}", path);
   }
+  std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
   while (auto* ent = ::readdir(d)) {
     std::string_view name = ent->d_name;
     if (name == "." || name == "..") continue;
     struct stat st {};
-    if (::fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    total += static_cast<uint64_t>(st.st_blocks) * 512;
-    if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
-      int cfd = ::openat(dirfd, ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (cfd >= 0) {
-        total += usage_at(cfd, dev);
-        ::close(cfd);
-      }
+    if (::fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;  // removed while we walked
+      return sys_fail("stat {}/{}", path, name);
     }
+    if (st.st_nlink > 1 && !S_ISDIR(st.st_mode) && !w.linked.insert({st.st_dev, st.st_ino}).second) continue;
+    w.usage.bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+    w.usage.inodes++;
+    if (!S_ISDIR(st.st_mode)) continue;
+    int cfd = ::openat(dirfd, ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (cfd < 0) {
+      if (errno == ENOENT) continue;
+      return sys_fail("open {}/{}", path, name);
+    }
+    UniqueFd child(cfd);
+    DH_CHECK(usage_at(child.get(), fmt::format("{}/{}", path, name), w));
   }
-  ::closedir(d);
-  return total;
+  return {};
 }
 
-Result<uint64_t> disk_usage(const std::string& path) {
+}  // namespace
+
+Result<DiskUsage> disk_usage(const std::string& path) {
   DH_TRY(fd, open_fd(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return sys_fail("stat {}", path);
-  return usage_at(fd.get(), st.st_dev);
+  UsageWalk w;
+  DH_CHECK(usage_at(fd.get(), path, w));
+  return w.usage;
 }
 
 }  // namespace deckhand::fs

@@ -19,16 +19,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Pipe {
-  UniqueFd read, write;
-};
-
-Result<Pipe> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return sys_fail("create pipe");
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 std::vector<char*> c_strings(const std::vector<std::string>& v) {
   std::vector<char*> out;
   out.reserve(v.size() + 1);
@@ -70,6 +60,12 @@ int decode_status(int status) {
 }
 
 }  // namespace
+
+Result<Pipe> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return sys_fail("create pipe");
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
 
 Result<RunOutput> run_process(const RunOptions& opts) {
   if (opts.argv.empty()) return fail(ErrorKind::InvalidArgument, "run_process: empty argv");

@@ -1,5 +1,5 @@
 // deckhand-pause: holds a pod's namespaces. It applies the sandbox's hostname
-// and sysctls inside them, says it is ready, then sleeps until SIGTERM or
+// and sysctls inside them, brings the loopback interface up, says it is ready, then sleeps until SIGTERM or
 // SIGINT. As PID 1 of a pod PID namespace it reaps orphaned zombies.
 //
 // Plain libc only: one of these runs per pod, so it must stay a few pages of
@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,9 +25,22 @@ namespace {
 }
 
 [[noreturn]] void usage(const char* msg) {
-  dprintf(2, "deckhand-pause: %s\nusage: deckhand-pause [--hostname NAME] [--sysctl KEY=VALUE]... [--ready-fd N]\n",
+  dprintf(2, "deckhand-pause: %s\nusage: deckhand-pause [--hostname NAME] [--sysctl KEY=VALUE]... [--loopback up] [--ready-fd N]\n",
           msg);
   _exit(2);
+}
+
+// A new network namespace starts with lo down; pods expect 127.0.0.1 to work.
+// Doing it here saves running the loopback CNI plugin for every pod.
+void loopback_up() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die("socket for", "lo");
+  struct ifreq ifr {};
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) die("get flags of", "lo");
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) die("bring up", "lo");
+  close(s);
 }
 
 void set_hostname(const char* name) {
@@ -102,6 +118,8 @@ int main(int argc, char** argv) {
       set_hostname(v);
     else if (strcmp(a, "--sysctl") == 0)
       write_sysctl(v);
+    else if (strcmp(a, "--loopback") == 0 && strcmp(v, "up") == 0)
+      loopback_up();
     else if (strcmp(a, "--ready-fd") == 0)
       ready_fd = atoi(v);
     else

@@ -25,17 +25,6 @@ Status check_digest(const std::string& digest) {
   return {};
 }
 
-Status write_all(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_fail("write {}", path);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -159,7 +148,7 @@ uint64_t ContentStore::Writer::written() const { return state_ ? state_->written
 
 Status ContentStore::Writer::write(std::string_view chunk) {
   if (!state_ || state_->done) return fail(ErrorKind::FailedPrecondition, "blob writer already finished");
-  DH_CHECK(write_all(state_->fd.get(), chunk, state_->tmp_path));
+  DH_CHECK(fs::write_all(state_->fd.get(), chunk, state_->tmp_path));
   state_->hash.update(chunk);
   state_->written += chunk.size();
   return {};

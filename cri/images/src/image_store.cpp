@@ -107,46 +107,6 @@ class DirGuard {
   std::string path_;
 };
 
-struct Usage {
-  uint64_t bytes = 0, inodes = 0;
-  std::set<std::pair<dev_t, ino_t>> linked;  // files with several links count once
-};
-
-Status walk_usage(int dirfd, const std::string& path, Usage& u) {
-  int dup = ::dup(dirfd);
-  if (dup < 0) return sys_fail("dup fd of {}", path);
-  DIR* d = ::fdopendir(dup);
-  if (!d) {
-    ::close(dup);
-    return sys_fail("opendir {}", path);
-  }
-  struct CloseDir {
-    void operator()(DIR* p) const { ::closedir(p); }
-  };
-  std::unique_ptr<DIR, CloseDir> guard(d);
-  while (auto* ent = ::readdir(d)) {
-    std::string_view name = ent->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    if (::fstatat(dirfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;  // removed while we walked
-      return sys_fail("stat {}/{}", path, name);
-    }
-    if (st.st_nlink > 1 && !S_ISDIR(st.st_mode) && !u.linked.insert({st.st_dev, st.st_ino}).second) continue;
-    u.bytes += static_cast<uint64_t>(st.st_blocks) * 512;
-    u.inodes++;
-    if (!S_ISDIR(st.st_mode)) continue;
-    int cfd = ::openat(dirfd, ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (cfd < 0) {
-      if (errno == ENOENT) continue;
-      return sys_fail("open {}/{}", path, name);
-    }
-    UniqueFd child(cfd);
-    DH_CHECK(walk_usage(child.get(), fmt::format("{}/{}", path, name), u));
-  }
-  return {};
-}
-
 class ImageStoreImpl final : public ImageStore {
  public:
   explicit ImageStoreImpl(std::string root) : root_(std::move(root)), content_(root_) {}
@@ -246,9 +206,7 @@ class ImageStoreImpl final : public ImageStore {
   }
 
   Result<FsUsage> fs_usage() const override {
-    DH_TRY(fd, fs::open_fd(root_, O_RDONLY | O_DIRECTORY));
-    Usage u;
-    DH_CHECK(walk_usage(fd.get(), root_, u));
+    DH_TRY(u, fs::disk_usage(root_));
     return FsUsage{root_, u.bytes, u.inodes};
   }
 

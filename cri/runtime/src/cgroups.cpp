@@ -15,20 +15,11 @@
 #include "deckhand/common/fd.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/log.h"
+#include "deckhand/common/text.h"
 
 namespace deckhand::runtime {
 namespace cgroups_impl {
 namespace {
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    auto pos = s.find(sep);
-    out.push_back(s.substr(0, pos));
-    if (pos == std::string_view::npos) return out;
-    s.remove_prefix(pos + 1);
-  }
-}
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescape_mountinfo(std::string_view s) {

@@ -19,6 +19,7 @@ extern "C" {
 #include "deckhand/common/fd.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/process.h"
+#include "deckhand/common/text.h"
 
 extern char** environ;
 
@@ -49,16 +50,6 @@ const char* step_name(SpawnStep s) {
     case SpawnStep::Exec: return "exec";
   }
   return "?";
-}
-
-struct Pipe {
-  UniqueFd read, write;
-};
-
-Result<Pipe> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return sys_fail("create pipe");
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 // Everything the children need, prepared before fork: between fork and exec
@@ -205,22 +196,11 @@ class DetachedGuard {
   UniqueFd pidfd_;
 };
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t next = s.find(sep, pos);
-    if (next == std::string::npos) next = s.size();
-    if (next > pos) out.push_back(s.substr(pos, next - pos));
-    pos = next + 1;
-  }
-  return out;
-}
-
 std::vector<std::string> pause_argv(const PauseSpec& spec) {
   std::vector<std::string> argv{spec.pause_binary};
   if (!spec.hostname.empty()) argv.insert(argv.end(), {"--hostname", spec.hostname});
   for (auto& [key, value] : spec.sysctls) argv.insert(argv.end(), {"--sysctl", key + "=" + value});
+  if (spec.new_net) argv.insert(argv.end(), {"--loopback", "up"});
   argv.insert(argv.end(), {"--ready-fd", "3"});
   return argv;
 }
@@ -323,7 +303,7 @@ Result<PauseStarted> start_pause(const PauseSpec& spec) {
   d.stderr_fd = err.write.get();
   d.pass_fds = {ready.write.get()};
   d.unshare_flags = pause_unshare_flags(spec);
-  d.cgroup_procs = split(spec.cgroup_procs, ';');
+  d.cgroup_procs = split_nonempty(spec.cgroup_procs, ';');
   DH_TRY(pid, with_context(spawn_detached(d), "start deckhand-pause"));
   DetachedGuard guard(pid);
   ready.write.reset();

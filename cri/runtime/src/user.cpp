@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "deckhand/common/fd.h"
+#include "deckhand/common/text.h"
 #include "deckhand/runtime/oci_spec.h"
 
 namespace deckhand::runtime {
@@ -38,16 +39,6 @@ std::optional<uint32_t> parse_id(std::string_view s) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    auto pos = s.find(sep);
-    out.push_back(s.substr(0, pos));
-    if (pos == std::string_view::npos) return out;
-    s.remove_prefix(pos + 1);
-  }
 }
 
 Result<std::string> read_fd(int fd, const std::string& what) {

@@ -1,11 +1,11 @@
 #include "deckhand/cri_server/config.h"
 
 #include <cstring>
-#include <sstream>
 
 #include <toml++/toml.h>
 
 #include "deckhand/common/fs.h"
+#include "deckhand/common/text.h"
 
 namespace deckhand::cri {
 
@@ -40,15 +40,6 @@ insecure, ca_file, username, password.
 }
 
 namespace {
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string part;
-  while (std::getline(ss, part, sep))
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
 
 // Reads a string key into dst; a key of another type is an error.
 Status read_string(const toml::table& t, const char* key, std::string& dst, const std::string& origin) {
@@ -137,7 +128,7 @@ Result<CriConfig> load_config(int argc, char** argv) {
     else if (a == "--cgroup-root") c.cgroup_root = v;
     else if (a == "--cgroup-parent") c.default_cgroup_parent = v;
     else if (a == "--cni-conf-dir") c.cni.conf_dir = v;
-    else if (a == "--cni-bin-dir") c.cni.bin_dirs = split(v, ':');
+    else if (a == "--cni-bin-dir") c.cni.bin_dirs = split_nonempty(v, ':');
     else if (a == "--cni-cache-dir") {
       c.cni.cache_dir = v;
       cache_dir_set = true;

@@ -72,9 +72,9 @@ Result<v1::ContainerStats> CriRuntime::container_stats(const std::string& id) {
   auto* w = s.mutable_writable_layer();
   w->set_timestamp(ts);
   w->mutable_fs_id()->set_mountpoint(containers_.dir());
-  auto used = fs::disk_usage(r.dir + "/upper");
-  set_u64(w->mutable_used_bytes(), used ? *used : 0);
-  set_u64(w->mutable_inodes_used(), 0);
+  auto used = fs::disk_usage(r.dir + "/upper").value_or(fs::DiskUsage{});
+  set_u64(w->mutable_used_bytes(), used.bytes);
+  set_u64(w->mutable_inodes_used(), used.inodes);
   return s;
 }
 

@@ -54,3 +54,15 @@ TEST_CASE("join") {
 TEST_CASE("list_dir of a missing directory is empty") {
   CHECK(fs::list_dir("/nonexistent-deckhand-dir").value().empty());
 }
+
+TEST_CASE("disk_usage counts inodes, and a hard-linked file once") {
+  test::TempDir dir;
+  REQUIRE(fs::make_dirs(dir.sub("d")));
+  REQUIRE(fs::write_file_atomic(dir.sub("d/f"), std::string(10000, 'x')));
+  REQUIRE(::link(dir.sub("d/f").c_str(), dir.sub("d/g").c_str()) == 0);
+  auto u = fs::disk_usage(dir.path());
+  REQUIRE(u);
+  CHECK(u->inodes == 2);  // d and f (g is f again)
+  CHECK(u->bytes >= 10000);
+  CHECK(!fs::disk_usage(dir.sub("missing")));
+}

@@ -33,10 +33,19 @@ Result<std::vector<std::string>> list_dir(const std::string& path);
 
 Result<UniqueFd> open_fd(const std::string& path, int flags, mode_t mode = 0);
 
+// Writes all of data to fd, retrying short writes; what names the file in errors.
+Status write_all(int fd, std::string_view data, const std::string& what);
+
 // Joins path parts with single slashes.
 std::string join(std::string_view a, std::string_view b);
 
-// Bytes used by the files under path (st_blocks * 512), not following symlinks.
-Result<uint64_t> disk_usage(const std::string& path);
+struct DiskUsage {
+  uint64_t bytes = 0;   // st_blocks * 512
+  uint64_t inodes = 0;
+};
+
+// What the tree under path uses, not following symlinks and counting a file
+// with several hard links once. Entries removed during the walk are skipped.
+Result<DiskUsage> disk_usage(const std::string& path);
 
 }  // namespace deckhand::fs

@@ -10,9 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "deckhand/common/fd.h"
 #include "deckhand/common/result.h"
 
 namespace deckhand {
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+// A pipe whose ends are close-on-exec.
+Result<Pipe> make_pipe();
 
 struct RunOptions {
   std::vector<std::string> argv;           // argv[0] is the program path (or a name found on PATH)

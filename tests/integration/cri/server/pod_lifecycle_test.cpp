@@ -76,6 +76,9 @@ TEST_CASE("a pod runs, logs, execs, reports stats, stops and leaves nothing behi
   REQUIRE_MESSAGE(out, (out ? "" : out.error().message));
   CHECK(out->stdout() == "web\n");
   CHECK(out->exit_code() == 0);
+  auto lo = w.client().exec_sync(*cid, {"cat", "/sys/class/net/lo/flags"}, 10);
+  REQUIRE(lo);
+  CHECK(lo->stdout() == "0x9\n");  // IFF_UP | IFF_LOOPBACK
   auto code = w.client().exec_sync(*cid, {"sh", "-c", "echo e >&2; exit 7"}, 10);
   REQUIRE(code);
   CHECK(code->exit_code() == 7);

@@ -1,0 +1,18 @@
+// Small string helpers shared by the parsers of /proc, cgroup files,
+// /etc/passwd and flag values.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace deckhand {
+
+// Every part between separators, empty ones included: split("a::b", ':') is {"a", "", "b"}.
+// The views point into s.
+std::vector<std::string_view> split(std::string_view s, char sep);
+
+// The non-empty parts only: split_nonempty(":a::b:", ':') is {"a", "b"}.
+std::vector<std::string> split_nonempty(std::string_view s, char sep);
+
+}  // namespace deckhand

@@ -1,0 +1,25 @@
+// Command line of deckhand-cri-bench.
+#pragma once
+
+#include <string>
+
+#include "deckhand/common/result.h"
+
+namespace deckhand::bench {
+
+struct BenchOptions {
+  int pods = 50;
+  int concurrency = 1;       // pods set up and torn down at once; 1: serially
+  std::string build_dir;     // default: three levels above this program
+  std::string deckhand_cri;  // default: <build>/cri/server/deckhand-cri
+  std::string deckhand_log_level = "info";
+  std::string keep_logs;   // copy the daemons' logs here before the temp root goes
+  bool containerd = true;  // --no-containerd: deckhand-cri alone (for debugging)
+  bool crun = true;        // --no-crun: skip the containerd+crun attempt
+  bool show_help = false;
+};
+
+Result<BenchOptions> parse_options(int argc, char** argv);
+const char* usage();
+
+}  // namespace deckhand::bench
