@@ -271,4 +271,15 @@ void keep_copy(const std::string& file, const std::string& dir, const std::strin
   if (!st) std::fprintf(stderr, "keep logs: %s\n", st.error().message.c_str());
 }
 
+void remove_all_pods_of(cri::CriClient& client, const char* runtime) {
+  client.set_timeout(std::chrono::seconds(20));
+  auto pods = client.list_pod_sandbox();
+  if (!pods) return;
+  for (auto& p : *pods) {
+    auto st = client.stop_pod_sandbox(p.id());
+    if (st) st = client.remove_pod_sandbox(p.id());
+    if (!st) std::fprintf(stderr, "cleanup: %s pod %s: %s\n", runtime, p.id().c_str(), st.error().message.c_str());
+  }
+}
+
 }  // namespace deckhand::bench

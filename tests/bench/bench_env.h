@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "deckhand/common/process.h"
+#include "deckhand/cri/client.h"
 #include "deckhand/common/result.h"
 
 namespace deckhand::bench {
@@ -120,5 +121,8 @@ class HostDirGuard {
 
 // Copies a file (a daemon log) into dir as name; failures only warn.
 void keep_copy(const std::string& file, const std::string& dir, const std::string& name);
+
+// Stops and removes every pod a runtime reports (cleanup; failures are printed).
+void remove_all_pods_of(cri::CriClient& client, const char* runtime);
 
 }  // namespace deckhand::bench

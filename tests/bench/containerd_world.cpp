@@ -151,16 +151,7 @@ std::vector<std::string> ContainerdWorld::shim_sockets() const {
 }
 
 void ContainerdWorld::remove_all_pods() {
-  if (!client_) return;
-  client_->set_timeout(std::chrono::seconds(20));
-  auto pods = client_->list_pod_sandbox();
-  if (!pods) return;
-  for (auto& p : *pods) {
-    auto st = client_->stop_pod_sandbox(p.id());
-    if (st) st = client_->remove_pod_sandbox(p.id());
-    if (!st)
-      std::fprintf(stderr, "cleanup: containerd pod %s: %s\n", p.id().c_str(), st.error().message.c_str());
-  }
+  if (client_) remove_all_pods_of(*client_, "containerd");
 }
 
 ContainerdWorld::~ContainerdWorld() {

@@ -92,16 +92,7 @@ Result<std::vector<pid_t>> DeckhandWorld::per_pod_processes() const {
 }
 
 void DeckhandWorld::remove_all_pods() {
-  if (!client_) return;
-  client_->set_timeout(std::chrono::seconds(20));
-  auto pods = client_->list_pod_sandbox();
-  if (!pods) return;
-  for (auto& p : *pods) {
-    auto st = client_->stop_pod_sandbox(p.id());
-    if (st) st = client_->remove_pod_sandbox(p.id());
-    if (!st)
-      std::fprintf(stderr, "cleanup: deckhand-cri pod %s: %s\n", p.id().c_str(), st.error().message.c_str());
-  }
+  if (client_) remove_all_pods_of(*client_, "deckhand-cri");
 }
 
 DeckhandWorld::~DeckhandWorld() {
