@@ -2,6 +2,7 @@
 // resource updates, one daemon per socket, and a crash in the middle of
 // RunPodSandbox.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,6 +109,9 @@ TEST_CASE("a second deckhand-cri on the same socket refuses to start") {
   CHECK(r->exit_code == 1);
   CHECK(r->err.find("another deckhand-cri is serving") != std::string::npos);
   CHECK(w.client().version());  // the first one still serves
+  struct stat st {};
+  REQUIRE(::stat((w.root() + "/cri.sock").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
 }
 
 TEST_CASE("a sandbox half-made when deckhand-cri crashed is cleaned up on restart") {
