@@ -25,7 +25,7 @@ namespace {
 }
 
 [[noreturn]] void usage(const char* msg) {
-  dprintf(2, "deckhand-pause: %s\nusage: deckhand-pause [--hostname NAME] [--sysctl KEY=VALUE]... [--loopback up] [--ready-fd N]\n",
+  dprintf(2, "deckhand-pause: %s\nusage: deckhand-pause [--hostname NAME] [--sysctl KEY=VALUE]... [--loopback up] [--join-cgroup PROCS_FILE]... [--ready-fd N]\n",
           msg);
   _exit(2);
 }
@@ -41,6 +41,18 @@ void loopback_up() {
   ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
   if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) die("bring up", "lo");
   close(s);
+}
+
+// Joins the cgroups after saying ready (see PauseSpec::join_after_ready). A
+// failure is not fatal: the pod works, its stats only miss pause's few pages.
+void join_cgroups(char** files, int n) {
+  for (int i = 0; i < n; ++i) {
+    int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t written = write(fd, "0", 1);
+    (void)written;
+    close(fd);
+  }
 }
 
 void set_hostname(const char* name) {
@@ -95,6 +107,8 @@ void empty_handler(int) {}
 
 int main(int argc, char** argv) {
   int ready_fd = -1;
+  char* join[64];
+  int joins = 0;
   // Block first: a SIGTERM arriving during setup is then handled by the loop below.
   sigset_t wanted;
   sigemptyset(&wanted);
@@ -120,6 +134,8 @@ int main(int argc, char** argv) {
       write_sysctl(v);
     else if (strcmp(a, "--loopback") == 0 && strcmp(v, "up") == 0)
       loopback_up();
+    else if (strcmp(a, "--join-cgroup") == 0 && joins < 64)
+      join[joins++] = const_cast<char*>(v);
     else if (strcmp(a, "--ready-fd") == 0)
       ready_fd = atoi(v);
     else
@@ -128,6 +144,7 @@ int main(int argc, char** argv) {
   if (chdir("/") != 0) die("chdir", "/");
   detach_stdio();
   signal_ready(ready_fd);
+  join_cgroups(join, joins);
 
   for (;;) {
     int sig = sigwaitinfo(&wanted, nullptr);

@@ -47,6 +47,13 @@ class CgroupfsV1Driver final : public CgroupDriver {
     return {};
   }
 
+  Result<std::vector<std::string>> procs_files(const std::string& path) const override {
+    DH_TRY(rel, relative_cgroup_path(path));
+    std::vector<std::string> out;
+    for (const auto& h : hierarchies_) out.push_back(h + "/" + rel + "/cgroup.procs");
+    return out;
+  }
+
   Status remove(const std::string& path) override {
     DH_TRY(rel, relative_cgroup_path(path));
     auto deadline = std::chrono::steady_clock::now() + kRemoveTimeout;

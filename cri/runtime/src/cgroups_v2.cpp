@@ -46,6 +46,11 @@ class CgroupfsV2Driver final : public CgroupDriver {
                         "add process {} to cgroup {}", pid, path);
   }
 
+  Result<std::vector<std::string>> procs_files(const std::string& path) const override {
+    DH_TRY(rel, relative_cgroup_path(path));
+    return std::vector<std::string>{dir(rel) + "/cgroup.procs"};
+  }
+
   Status remove(const std::string& path) override {
     DH_TRY(rel, relative_cgroup_path(path));
     return remove_cgroup_tree(dir(rel), std::chrono::steady_clock::now() + kRemoveTimeout, layout_.create_files);

@@ -201,6 +201,7 @@ std::vector<std::string> pause_argv(const PauseSpec& spec) {
   if (!spec.hostname.empty()) argv.insert(argv.end(), {"--hostname", spec.hostname});
   for (auto& [key, value] : spec.sysctls) argv.insert(argv.end(), {"--sysctl", key + "=" + value});
   if (spec.new_net) argv.insert(argv.end(), {"--loopback", "up"});
+  for (auto& f : spec.join_after_ready) argv.insert(argv.end(), {"--join-cgroup", f});
   argv.insert(argv.end(), {"--ready-fd", "3"});
   return argv;
 }

@@ -120,8 +120,10 @@ Result<std::string> CriRuntime::create_container(const std::string& pod_id, cons
 
 Status CriRuntime::setup_container(const ContainerEntry& e, const SandboxRecord& sandbox, const images::Image& image) {
   auto r = e->snapshot();
+  PhaseClock clock("container", r.id);
   DH_CHECK(fs::make_dirs(r.dir, 0700));
   DH_CHECK(mount_overlay(image.layer_dirs, r.dir, r.rootfs));
+  clock.mark("rootfs");
   auto [own_oom, can_lower] = oom_floor();
   ContainerSpecInput in{r, sandbox, image, cgroups_->has_hugetlb(), own_oom, can_lower};
   DH_TRY(spec, make_container_spec(in));
@@ -132,7 +134,9 @@ Status CriRuntime::setup_container(const ContainerEntry& e, const SandboxRecord&
     if (slash != std::string::npos && slash > 0) DH_CHECK(fs::make_dirs(r.log_path.substr(0, slash), 0755));
   }
   runtime::MonitorSpec ms{config_.monitor_binary, oci_->binary(), oci_->state_root(), r.id, r.dir, r.log_path, r.dir};
+  clock.mark("spec");
   DH_TRY(started, runtime::start_monitor(ms));
+  clock.mark("runtime-create");
   {
     std::lock_guard l(e->data);
     e->record.monitor_pid = started.monitor_pid;

@@ -15,6 +15,14 @@ int64_t now_ns() {
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+PhaseClock::PhaseClock(const char* kind, std::string id) : kind_(kind), id_(std::move(id)), last_(now_ns()) {}
+
+void PhaseClock::mark(const char* phase) {
+  int64_t now = now_ns();
+  log::get("cri")->debug("{}={} phase={} ms={:.1f}", kind_, id_, phase, double(now - last_) / 1e6);
+  last_ = now;
+}
+
 namespace {
 
 std::string proto_json(const google::protobuf::Message& m) {

@@ -116,4 +116,18 @@ using ContainerStore = RecordStore<ContainerRecord>;
 
 int64_t now_ns();
 
+// Logs how long each phase of one operation took, at debug level, as
+// "sandbox=<id> phase=<name> ms=<n>": where pod start time goes, for operators
+// and benchmarks (deckhand-cri --log-level debug).
+class PhaseClock {
+ public:
+  PhaseClock(const char* kind, std::string id);
+  void mark(const char* phase);
+
+ private:
+  const char* kind_;
+  std::string id_;
+  int64_t last_;
+};
+
 }  // namespace deckhand::cri

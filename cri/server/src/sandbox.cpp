@@ -162,6 +162,7 @@ Status CriRuntime::setup_sandbox(const SandboxEntry& e) {
   auto r = e->snapshot();
   const auto& c = r.config;
   bool hostnet = host_network(c);
+  PhaseClock clock("sandbox", r.id);
   DH_CHECK(fs::make_dirs(r.dir, 0711));
 
   bool parent_existed = cgroups_->exists(r.cgroup_parent);
@@ -179,15 +180,18 @@ Status CriRuntime::setup_sandbox(const SandboxEntry& e) {
   ps.new_ipc = !host_ipc(c);
   ps.new_pid = c.linux().security_context().namespace_options().pid() == v1::POD;
   if (!hostnet) ps.hostname = pod_hostname(c);
+  DH_TRY(procs, cgroups_->procs_files(r.pause_cgroup));
+  ps.join_after_ready = std::move(procs);
   for (auto& [k, v] : c.linux().sysctls()) ps.sysctls[k] = v;
+  clock.mark("cgroups");
   DH_TRY(pause, runtime::start_pause(ps));
+  clock.mark("pause");
   {
     std::lock_guard l(e->data);
     e->record.pause_pid = pause.pid;
     e->record.pause_start = pause.start_time;
   }
   DH_CHECK(sandboxes_.persist(e));
-  DH_CHECK(with_context(cgroups_->add_process(r.pause_cgroup, pause.pid), "move pause into {}", r.pause_cgroup));
 
   if (!host_ipc(c)) {
     std::string shm = r.dir + "/shm";
@@ -211,7 +215,9 @@ Status CriRuntime::setup_sandbox(const SandboxEntry& e) {
     }
     DH_CHECK(sandboxes_.persist(e));
     cni::Attachment a{r.id, pin, "eth0", c.metadata().name(), c.metadata().namespace_(), c.metadata().uid()};
+    clock.mark("netns");
     DH_TRY(added, cni_->add(a));
+    clock.mark("cni");
     std::lock_guard l(e->data);
     e->record.ips = added.ips;
   }
@@ -220,7 +226,9 @@ Status CriRuntime::setup_sandbox(const SandboxEntry& e) {
     std::lock_guard l(e->data);
     e->record.state = SandboxState::Ready;
   }
-  return sandboxes_.persist(e);
+  DH_CHECK(sandboxes_.persist(e));
+  clock.mark("files");
+  return {};
 }
 
 Status CriRuntime::write_sandbox_files(const SandboxRecord& r) {

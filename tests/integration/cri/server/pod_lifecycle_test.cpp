@@ -9,6 +9,7 @@
 
 #include "cri_world.h"
 #include "deckhand/common/fs.h"
+#include "deckhand/common/json.h"
 
 using namespace deckhand;
 using namespace deckhand::test;
@@ -53,6 +54,14 @@ TEST_CASE("a pod runs, logs, execs, reports stats, stops and leaves nothing behi
   CHECK(ps->status().network().ip().rfind(w.subnet_prefix(), 0) == 0);
   CHECK(w.bridge_ports().size() == 1);
   CHECK(w.ip_leases().size() == 1);
+  // deckhand-pause joins its cgroup itself, just after it said ready.
+  auto info = Json::parse(ps->info().at("info"));
+  std::string procs = "/sys/fs/cgroup/memory" + info["pause_cgroup"].get<std::string>() + "/cgroup.procs";
+  std::string pause_pid = std::to_string(info["pid"].get<int>());
+  CHECK(eventually([&] {
+    auto s = fs::read_file(procs);
+    return s && s->find(pause_pid + "\n") != std::string::npos;
+  }));
 
   auto cc = w.container_config("main", {"sh", "-c", "echo hello; echo oops >&2; printf partial; exec sleep 1000"});
   auto cid = w.client().create_container(*pod_id, cc, pod);

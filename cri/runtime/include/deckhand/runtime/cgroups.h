@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "deckhand/common/result.h"
 #include "deckhand/runtime/oci_spec.h"
@@ -30,6 +31,9 @@ class CgroupDriver {
   // Creates the cgroup path (e.g. "/kubepods/pod<uid>") in every hierarchy and applies resources.
   virtual Status create(const std::string& path, const ResourceSpec& resources) = 0;
   virtual Status add_process(const std::string& path, pid_t pid) = 0;
+  // The cgroup.procs files of path, one per hierarchy: a process joins the
+  // cgroup by writing "0" to each (deckhand-pause does so itself).
+  virtual Result<std::vector<std::string>> procs_files(const std::string& path) const = 0;
   // Removes path (it must hold no processes); a missing path is fine.
   virtual Status remove(const std::string& path) = 0;
   virtual Result<CgroupStats> stats(const std::string& path) const = 0;
