@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -100,12 +101,11 @@ class CriRuntime {
   // Sandbox names (namespace/name/uid/attempt) and container names
   // (sandbox/name/attempt) in use, so a retried RunPodSandbox finds the first
   // call's sandbox and a conflicting one is refused.
+  // A failed call erases its reservation, so callers waiting on it retry.
   struct Reservation {
     std::string id;
     std::string digest;
-    bool done = false;   // the first call finished (id is valid if ok)
-    Error error;         // the first call's error, when it failed
-    bool ok = false;
+    bool done = false;  // the first call finished and made sandbox id
   };
   std::mutex names_mu_;
   std::condition_variable names_cv_;

@@ -93,7 +93,7 @@ Status CriRuntime::recover() {
       e->record.state = SandboxState::NotReady;
     }
     (void)sandboxes_.persist(e);
-    Reservation res{r.id, r.config_digest, true, {}, true};
+    Reservation res{r.id, r.config_digest, true};
     sandbox_names_[sandbox_name_key(r.config.metadata())] = res;
   }
   logger()->info("recovered {} sandboxes, {} containers", sandboxes_.all().size(), containers_.all().size());

@@ -115,7 +115,7 @@ Result<std::string> CriRuntime::run_pod_sandbox(const v1::PodSandboxConfig& conf
     if (id) {
       auto& r = sandbox_names_[key];
       r.id = *id;
-      r.done = r.ok = true;
+      r.done = true;
     } else {
       sandbox_names_.erase(key);
     }
