@@ -16,7 +16,7 @@ build=(
   libseccomp-dev libnl-3-dev libnl-route-3-dev libmnl-dev libsystemd-dev
   libspdlog-dev libfmt-dev doctest-dev nlohmann-json3-dev libtomlplusplus-dev
   libexpected-dev libarchive-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
-  libzstd-dev zlib1g-dev libboost-dev
+  libboost-dev
 )
 runtime=(
   runc crun busybox-static containernetworking-plugins iproute2 util-linux
