@@ -156,3 +156,45 @@ TEST_CASE("a sandbox half-made when deckhand-cri crashed is cleaned up on restar
   REQUIRE(w.client().remove_pod_sandbox(*again));
   CHECK(w.ip_leases().empty());
 }
+
+TEST_CASE("a RunPodSandbox retried while the first call is still running gets the first call's sandbox") {
+  TempDir bin("deckhand-cni-gate");
+  std::string gate = bin.path() + "/release";
+  REQUIRE(fs::write_file_atomic(bin.path() + "/deckhand-test-gate",
+                                "#!/bin/sh\n"
+                                "if [ \"$CNI_COMMAND\" = ADD ]; then\n"
+                                "  touch " + bin.path() + "/entered\n"
+                                "  while [ ! -e " + gate + " ]; do sleep 0.02; done\n"
+                                "fi\n"
+                                "cat; exit 0\n",  // passes prevResult on as its own result
+                                0755));
+  WorldOptions o;
+  o.extra_bin_dir = bin.path();
+  o.extra_plugins = {R"({"type": "deckhand-test-gate"})"};
+  CriWorld w(o);
+  w.start();
+  auto pod = w.pod_config("inflight");
+  auto first_client = cri::CriClient::connect("unix://" + w.root() + "/cri.sock");
+  auto retry_client = cri::CriClient::connect("unix://" + w.root() + "/cri.sock");
+  REQUIRE(first_client);
+  REQUIRE(retry_client);
+  Result<std::string> first = fail(ErrorKind::Internal, "not run"), retry = fail(ErrorKind::Internal, "not run");
+  std::thread a([&] { first = (*first_client)->run_pod_sandbox(pod); });
+  REQUIRE(eventually([&] { return fs::exists(bin.path() + "/entered"); }, std::chrono::seconds(20)));
+  std::thread b([&] { retry = (*retry_client)->run_pod_sandbox(pod); });  // the first is still in CNI ADD
+  auto conflicting = pod;
+  (*conflicting.mutable_annotations())["other"] = "config";
+  auto refused = w.client().run_pod_sandbox(conflicting);  // answered at once, not after the first call
+  REQUIRE(fs::write_file_atomic(gate, ""));
+  a.join();
+  b.join();
+  REQUIRE_MESSAGE(first, (first ? "" : first.error().message));
+  REQUIRE_MESSAGE(retry, (retry ? "" : retry.error().message));
+  CHECK(*first == *retry);
+  REQUIRE(!refused);
+  CHECK(refused.error().kind == ErrorKind::AlreadyExists);
+  CHECK(w.client().list_pod_sandbox().value().size() == 1);
+  CHECK(w.ip_leases().size() == 1);
+  REQUIRE(w.client().remove_pod_sandbox(*first));
+  CHECK(w.ip_leases().empty());
+}
