@@ -13,6 +13,7 @@
 #include "deckhand/common/fs.h"
 #include "deckhand/common/log.h"
 #include "deckhand/runtime/monitor.h"
+#include "deckhand/runtime/pause.h"
 
 namespace deckhand::cri {
 
@@ -150,6 +151,13 @@ Status CriRuntime::setup_container(const ContainerEntry& e, const SandboxRecord&
 
 Status CriRuntime::destroy_container(const ContainerRecord& r) {
   DH_CHECK(with_context(oci_->remove(r.id, /*force=*/true), "remove container {} from the runtime", r.id));
+  // The monitor records the exit and leaves on its own; wait, so that nothing
+  // of the container outlives RemoveContainer (and it does not write into a
+  // directory being removed).
+  if (r.monitor_pid > 0) {
+    auto gone = runtime::wait_process_exit(r.monitor_pid, r.monitor_start, config_.kill_grace);
+    if (gone && !*gone) (void)runtime::stop_process(r.monitor_pid, r.monitor_start, std::chrono::milliseconds(0));
+  }
   if (!r.rootfs.empty() && ::umount2(r.rootfs.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
     return sys_fail("unmount rootfs {}", r.rootfs);
   if (!r.dir.empty()) DH_CHECK(fs::remove_all(r.dir));

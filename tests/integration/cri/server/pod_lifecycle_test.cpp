@@ -28,6 +28,17 @@ v1::ContainerState state_of(CriWorld& w, const std::string& id) {
   return s->status().state();
 }
 
+// Processes whose command line names id (a container's monitor does).
+std::vector<std::string> processes_naming(const std::string& id) {
+  std::vector<std::string> out;
+  for (auto& pid : fs::list_dir("/proc").value_or(std::vector<std::string>{})) {
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto cmd = fs::read_file("/proc/" + pid + "/cmdline");
+    if (cmd && cmd->find(id) != std::string::npos) out.push_back(pid);
+  }
+  return out;
+}
+
 void require_nothing_left(CriWorld& w, const std::string& pod_cgroup) {
   CHECK(w.bridge_ports().empty());
   CHECK(w.ip_leases().empty());
@@ -118,6 +129,7 @@ TEST_CASE("a pod runs, logs, execs, reports stats, stops and leaves nothing behi
   CHECK(stopped->status().finished_at() >= stopped->status().started_at());
 
   REQUIRE(w.client().remove_container(*cid));
+  CHECK(processes_naming(*cid).empty());  // the monitor is gone too
   REQUIRE(w.client().stop_pod_sandbox(*pod_id));
   REQUIRE(w.client().stop_pod_sandbox(*pod_id));  // idempotent
   REQUIRE(w.client().remove_pod_sandbox(*pod_id));
