@@ -266,12 +266,18 @@ Status CriRuntime::remove_container(const std::string& id) {
   if (!found && found.error().kind == ErrorKind::NotFound) return {};  // removed already: idempotent
   DH_TRY(e, std::move(found));
   std::lock_guard op(e->lifecycle);
+  return remove_container_locked(e);
+}
+
+Status CriRuntime::remove_container_locked(const ContainerEntry& e) {
   DH_CHECK(stop_container_locked(e, 0));
   auto r = e->snapshot();
   DH_CHECK(destroy_container(r));
   DH_CHECK(containers_.erase(r.id));
-  std::lock_guard l(names_mu_);
-  container_names_.erase(container_name_key(r.sandbox_id, r.config.metadata()));
+  {
+    std::lock_guard l(names_mu_);
+    container_names_.erase(container_name_key(r.sandbox_id, r.config.metadata()));
+  }
   logger()->info("container={} removed", r.id);
   return {};
 }

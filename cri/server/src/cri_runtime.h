@@ -78,6 +78,9 @@ class CriRuntime {
                                      const std::string& digest);
   Status setup_sandbox(const SandboxEntry& e);
   Status teardown_sandbox(const SandboxEntry& e);  // stops pause, network, shm; idempotent
+  // Teardown, then the pod's cgroups, files and record; stops at the first
+  // failure and keeps the record, so that a later remove or restart retries.
+  Status destroy_sandbox(const SandboxEntry& e);
   Status write_sandbox_files(const SandboxRecord& r);
   std::vector<ContainerEntry> containers_of(const std::string& sandbox_id) const;
 
@@ -85,6 +88,8 @@ class CriRuntime {
   Status setup_container(const ContainerEntry& e, const SandboxRecord& sandbox, const images::Image& image);
   Status destroy_container(const ContainerRecord& r);  // runtime state, mounts, files
   Status stop_container_locked(const ContainerEntry& e, int64_t timeout_seconds);
+  // Kills, destroys and forgets a container and frees its name (lifecycle lock held).
+  Status remove_container_locked(const ContainerEntry& e);
   // Reads the exit record into the entry when the container has exited.
   void refresh_container(const ContainerEntry& e);
   ContainerState container_state(const ContainerEntry& e);

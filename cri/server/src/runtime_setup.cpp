@@ -79,12 +79,7 @@ Status CriRuntime::recover() {
     auto r = e->snapshot();
     if (r.state == SandboxState::Creating) {
       logger()->warn("sandbox={} was half-created; cleaning it up", r.id);
-      auto st = teardown_sandbox(e);
-      if (!st) logger()->error("sandbox={} cleanup: {}", r.id, st.error().message);
-      (void)cgroups_->remove(r.pause_cgroup);
-      if (r.owns_cgroup_parent) (void)cgroups_->remove(r.cgroup_parent);
-      (void)fs::remove_all(r.dir);
-      if (st) (void)sandboxes_.erase(r.id);
+      if (auto st = destroy_sandbox(e); !st) logger()->error("sandbox={} cleanup: {}", r.id, st.error().message);
       continue;
     }
     if (r.state == SandboxState::Ready && !process_matches(r.pause_pid, r.pause_start)) {

@@ -144,12 +144,8 @@ Result<std::string> CriRuntime::create_sandbox(const v1::PodSandboxConfig& confi
   auto st = setup_sandbox(entry);
   if (!st) {
     logger()->warn("sandbox={} setup failed, rolling back: {}", r.id, st.error().message);
-    (void)teardown_sandbox(entry);
-    auto rec = entry->snapshot();
-    if (!rec.pause_cgroup.empty()) (void)cgroups_->remove(rec.pause_cgroup);
-    if (rec.owns_cgroup_parent) (void)cgroups_->remove(rec.cgroup_parent);
-    (void)fs::remove_all(rec.dir);
-    (void)sandboxes_.erase(rec.id);
+    if (auto undone = destroy_sandbox(entry); !undone)
+      logger()->error("sandbox={} rollback: {}", r.id, undone.error().message);
     return tl::unexpected(st.error());
   }
   logger()->info("sandbox={} pod={}/{} ready", r.id, config.metadata().namespace_(), config.metadata().name());
@@ -269,6 +265,15 @@ Status CriRuntime::teardown_sandbox(const SandboxEntry& e) {
   return sandboxes_.persist(e);
 }
 
+Status CriRuntime::destroy_sandbox(const SandboxEntry& e) {
+  DH_CHECK(teardown_sandbox(e));
+  auto r = e->snapshot();
+  DH_CHECK(cgroups_->remove(r.pause_cgroup));
+  if (r.owns_cgroup_parent) DH_CHECK(cgroups_->remove(r.cgroup_parent));
+  DH_CHECK(fs::remove_all(r.dir));
+  return sandboxes_.erase(r.id);
+}
+
 std::vector<CriRuntime::ContainerEntry> CriRuntime::containers_of(const std::string& sandbox_id) const {
   std::vector<ContainerEntry> out;
   for (auto& c : containers_.all())
@@ -294,20 +299,9 @@ Status CriRuntime::remove_pod_sandbox(const std::string& id) {
   auto r = e->snapshot();
   for (auto& c : containers_of(r.id)) {
     std::lock_guard cop(c->lifecycle);
-    DH_CHECK(stop_container_locked(c, 0));
-    DH_CHECK(destroy_container(c->snapshot()));
-    auto cr = c->snapshot();
-    {
-      std::lock_guard l(names_mu_);
-      container_names_.erase(container_name_key(cr.sandbox_id, cr.config.metadata()));
-    }
-    DH_CHECK(containers_.erase(cr.id));
+    DH_CHECK(remove_container_locked(c));
   }
-  DH_CHECK(teardown_sandbox(e));
-  DH_CHECK(cgroups_->remove(r.pause_cgroup));
-  if (r.owns_cgroup_parent) DH_CHECK(cgroups_->remove(r.cgroup_parent));
-  DH_CHECK(fs::remove_all(r.dir));
-  DH_CHECK(sandboxes_.erase(r.id));
+  DH_CHECK(destroy_sandbox(e));
   {
     std::lock_guard l(names_mu_);
     auto key = sandbox_name_key(r.config.metadata());
