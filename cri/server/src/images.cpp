@@ -1,5 +1,6 @@
 // ImageService: the node's images, by CRI's rules (ImageStatus of a missing
 // image is an empty answer, RemoveImage of one is success).
+#include <charconv>
 #include <set>
 
 #include "cri_runtime.h"
@@ -17,10 +18,12 @@ v1::Image to_cri(const images::Image& img) {
   out.set_size(img.size);
   const std::string& user = img.config.user;
   std::string name = user.substr(0, user.find(':'));
-  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
-    out.mutable_uid()->set_value(std::stoll(name));
+  int64_t uid = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), uid);
+  if (!name.empty() && ec == std::errc() && end == name.data() + name.size())
+    out.mutable_uid()->set_value(uid);
   else if (!name.empty())
-    out.set_username(name);
+    out.set_username(name);  // a name, or a number too long to be a uid
   out.mutable_spec()->set_image(img.id);
   return out;
 }
