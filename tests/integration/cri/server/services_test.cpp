@@ -17,6 +17,37 @@ using namespace deckhand;
 using namespace deckhand::test;
 namespace v1 = ::runtime::v1;
 
+namespace {
+
+// A CNI plugin, appended to the chain, that holds ADD until the test opens the
+// gate: lets a test act while a RunPodSandbox is half-way.
+struct GatedPlugin {
+  TempDir bin{"deckhand-cni-gate"};
+  std::string gate = bin.path() + "/release";
+  std::string entered = bin.path() + "/entered";
+
+  GatedPlugin() {
+    REQUIRE(fs::write_file_atomic(bin.path() + "/deckhand-test-gate",
+                                  "#!/bin/sh\n"
+                                  "if [ \"$CNI_COMMAND\" = ADD ]; then\n"
+                                  "  touch " + entered + "\n"
+                                  "  while [ ! -e " + gate + " ]; do sleep 0.02; done\n"
+                                  "fi\n"
+                                  "cat >/dev/null; echo '{\"cniVersion\":\"1.0.0\"}'\n",
+                                  0755));
+  }
+  WorldOptions world_options() const {
+    WorldOptions o;
+    o.extra_bin_dir = bin.path();
+    o.extra_plugins = {R"({"type": "deckhand-test-gate"})"};
+    return o;
+  }
+  bool wait_entered() const { return eventually([&] { return fs::exists(entered); }, std::chrono::seconds(20)); }
+  void open() const { REQUIRE(fs::write_file_atomic(gate, "")); }
+};
+
+}  // namespace
+
 TEST_CASE("ImageService: list, status, remove and fs info") {
   CriWorld w;
   w.start();
@@ -115,31 +146,18 @@ TEST_CASE("a second deckhand-cri on the same socket refuses to start") {
 }
 
 TEST_CASE("a sandbox half-made when deckhand-cri crashed is cleaned up on restart") {
-  TempDir bin("deckhand-cni-slow");
-  // Hangs in ADD until the test lets it go, so that the daemon can be killed mid-way.
-  std::string gate = bin.path() + "/release";
-  REQUIRE(fs::write_file_atomic(bin.path() + "/deckhand-test-slow",
-                                "#!/bin/sh\n"
-                                "if [ \"$CNI_COMMAND\" = ADD ]; then\n"
-                                "  touch " + bin.path() + "/entered\n"
-                                "  while [ ! -e " + gate + " ]; do sleep 0.05; done\n"
-                                "fi\n"
-                                "cat >/dev/null; echo '{\"cniVersion\":\"1.0.0\"}'\n",
-                                0755));
-  WorldOptions o;
-  o.extra_bin_dir = bin.path();
-  o.extra_plugins = {R"({"type": "deckhand-test-slow"})"};
-  CriWorld w(o);
+  GatedPlugin plugin;  // holds ADD, so that the daemon can be killed mid-way
+  CriWorld w(plugin.world_options());
   w.start();
   auto pod = w.pod_config("halfmade");
   auto own = cri::CriClient::connect("unix://" + w.root() + "/cri.sock");  // crash() drops w's client
   REQUIRE(own);
   std::thread caller([&] { (void)(*own)->run_pod_sandbox(pod); });
-  REQUIRE(eventually([&] { return fs::exists(bin.path() + "/entered"); }, std::chrono::seconds(20)));
+  REQUIRE(plugin.wait_entered());
   CHECK(w.ip_leases().size() == 1);  // the bridge plugin ran before the slow one
   w.crash();
   caller.join();
-  REQUIRE(fs::write_file_atomic(gate, ""));
+  plugin.open();
   w.start();
   auto pods = w.client().list_pod_sandbox();
   REQUIRE(pods);
@@ -150,7 +168,7 @@ TEST_CASE("a sandbox half-made when deckhand-cri crashed is cleaned up on restar
   CHECK(w.mounts_under_root().empty());
   CHECK(!w.cgroup_exists(pod.linux().cgroup_parent()));
   CHECK(fs::list_dir(w.state_dir() + "/sandboxes").value().empty());
-  // The name is free again (the slow plugin now lets ADD through).
+  // The name is free again (the plugin now lets ADD through).
   auto again = w.client().run_pod_sandbox(pod);
   REQUIRE_MESSAGE(again, (again ? "" : again.error().message));
   REQUIRE(w.client().remove_pod_sandbox(*again));
@@ -158,20 +176,8 @@ TEST_CASE("a sandbox half-made when deckhand-cri crashed is cleaned up on restar
 }
 
 TEST_CASE("a RunPodSandbox retried while the first call is still running gets the first call's sandbox") {
-  TempDir bin("deckhand-cni-gate");
-  std::string gate = bin.path() + "/release";
-  REQUIRE(fs::write_file_atomic(bin.path() + "/deckhand-test-gate",
-                                "#!/bin/sh\n"
-                                "if [ \"$CNI_COMMAND\" = ADD ]; then\n"
-                                "  touch " + bin.path() + "/entered\n"
-                                "  while [ ! -e " + gate + " ]; do sleep 0.02; done\n"
-                                "fi\n"
-                                "cat; exit 0\n",  // passes prevResult on as its own result
-                                0755));
-  WorldOptions o;
-  o.extra_bin_dir = bin.path();
-  o.extra_plugins = {R"({"type": "deckhand-test-gate"})"};
-  CriWorld w(o);
+  GatedPlugin plugin;
+  CriWorld w(plugin.world_options());
   w.start();
   auto pod = w.pod_config("inflight");
   auto first_client = cri::CriClient::connect("unix://" + w.root() + "/cri.sock");
@@ -180,12 +186,12 @@ TEST_CASE("a RunPodSandbox retried while the first call is still running gets th
   REQUIRE(retry_client);
   Result<std::string> first = fail(ErrorKind::Internal, "not run"), retry = fail(ErrorKind::Internal, "not run");
   std::thread a([&] { first = (*first_client)->run_pod_sandbox(pod); });
-  REQUIRE(eventually([&] { return fs::exists(bin.path() + "/entered"); }, std::chrono::seconds(20)));
+  REQUIRE(plugin.wait_entered());
   std::thread b([&] { retry = (*retry_client)->run_pod_sandbox(pod); });  // the first is still in CNI ADD
   auto conflicting = pod;
   (*conflicting.mutable_annotations())["other"] = "config";
   auto refused = w.client().run_pod_sandbox(conflicting);  // answered at once, not after the first call
-  REQUIRE(fs::write_file_atomic(gate, ""));
+  plugin.open();
   a.join();
   b.join();
   REQUIRE_MESSAGE(first, (first ? "" : first.error().message));
