@@ -7,13 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "bench_stats.h"
 #include "pod_sequence.h"
 
 namespace deckhand::bench {
-
-// The q-quantile (0..1) with linear interpolation between closest ranks;
-// 0 for an empty sample.
-double quantile(std::vector<double> v, double q);
 
 struct Report {
   int pods = 0;

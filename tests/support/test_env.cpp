@@ -54,6 +54,11 @@ static std::string env_or(const char* key, const std::string& fallback) {
 }
 
 std::string build_path(const std::string& rel) { return env_or("DECKHAND_BUILD_ROOT", ".") + "/" + rel; }
+
+std::string cni_plugin_path() {
+  return build_path("cni-plugins/bridge") + ":" + build_path("cni-plugins/host-local") + ":" +
+         build_path("cni-plugins/loopback");
+}
 std::string source_path(const std::string& rel) { return env_or("DECKHAND_SOURCE_ROOT", ".") + "/" + rel; }
 
 }  // namespace deckhand::test

@@ -30,6 +30,8 @@ std::string unique_name(const std::string& prefix, size_t max_len = 15);
 
 // Paths to built programs and source files, from the environment meson sets.
 std::string build_path(const std::string& rel);
+// The build dirs of our CNI plugins (deckhand-bridge, -host-local, -loopback), as a CNI_PATH.
+std::string cni_plugin_path();
 std::string source_path(const std::string& rel);
 
 }  // namespace deckhand::test

@@ -45,7 +45,7 @@ std::string netns_for_del(const std::string& path) {
 }
 
 bool has_prev_result_on_del(const NetworkList& list) {
-  return compare_versions(list.cni_version, "0.4.0") >= 0;
+  return compare_cni_versions(list.cni_version, "0.4.0") >= 0;
 }
 
 PluginEnv plugin_env(const InvokerConfig& c) { return PluginEnv{c.bin_dirs, c.plugin_timeout}; }
@@ -192,7 +192,7 @@ Status CniInvoker::check(const Attachment& a) {
   auto list = kept_list(cache, *kept);
   if (!list)
     return fail(ErrorKind::FailedPrecondition, "CHECK: kept config of container {} unusable", a.container_id);
-  if (compare_versions(list->cni_version, "0.4.0") < 0)
+  if (compare_cni_versions(list->cni_version, "0.4.0") < 0)
     return fail(ErrorKind::Unimplemented, "network {}: cniVersion {} has no CHECK", list->name,
                 list->cni_version);
   if (list->disable_check) return {};
@@ -251,7 +251,7 @@ Status CniInvoker::gc(const std::vector<Attachment>& valid) {
     auto st = del(stale);
     if (!st && first_error) first_error = st;
   }
-  if (compare_versions(list.cni_version, "1.1.0") < 0) return first_error;
+  if (compare_cni_versions(list.cni_version, "1.1.0") < 0) return first_error;
   for (const auto& plugin : list.plugins) {
     Json conf = plugin_stdin(list, plugin, Json(), Json::object());
     conf["cni.dev/valid-attachments"] = attachments;
@@ -264,7 +264,7 @@ Status CniInvoker::gc(const std::vector<Attachment>& valid) {
 Status CniInvoker::status() const {
   DH_CHECK(ready());
   DH_TRY(list, load_network_list(config_.conf_dir));
-  if (compare_versions(list.cni_version, "1.1.0") < 0) return {};
+  if (compare_cni_versions(list.cni_version, "1.1.0") < 0) return {};
   for (const auto& plugin : list.plugins) {
     Json conf = plugin_stdin(list, plugin, Json(), Json::object());
     auto r = run_plugin(plugin_type(plugin), PluginCall{"STATUS", "", "", "", "", conf}, plugin_env(config_));

@@ -14,8 +14,6 @@ namespace deckhand::cni {
 
 namespace {
 
-constexpr std::array<std::string_view, 5> kSupportedVersions = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"};
-
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -71,27 +69,6 @@ void warn_skipped(const std::string& file, const std::string& why) {
 
 }  // namespace
 
-bool supported_version(std::string_view v) {
-  return std::find(kSupportedVersions.begin(), kSupportedVersions.end(), v) != kSupportedVersions.end();
-}
-
-int compare_versions(std::string_view a, std::string_view b) {
-  auto next = [](std::string_view& s) {
-    int n = 0;
-    while (!s.empty() && s.front() >= '0' && s.front() <= '9') {
-      n = n * 10 + (s.front() - '0');
-      s.remove_prefix(1);
-    }
-    if (!s.empty()) s.remove_prefix(1);  // the dot, or junk that ends this part
-    return n;
-  };
-  for (int part = 0; part < 3; ++part) {
-    int x = next(a), y = next(b);
-    if (x != y) return x < y ? -1 : 1;
-  }
-  return 0;
-}
-
 Result<NetworkList> network_list_from_json(const Json& raw, std::string_view what) {
   if (!raw.is_object()) return fail(ErrorKind::InvalidArgument, "{}: not a JSON object", what);
   NetworkList list;
@@ -100,7 +77,7 @@ Result<NetworkList> network_list_from_json(const Json& raw, std::string_view wha
   DH_TRY(version, string_field(raw, "cniVersion", what));
   if (name.empty()) return fail(ErrorKind::InvalidArgument, "{}: no network \"name\"", what);
   if (version.empty()) return fail(ErrorKind::InvalidArgument, "{}: no \"cniVersion\"", what);
-  if (!supported_version(version))
+  if (!is_supported_cni_version(version))
     return fail(ErrorKind::InvalidArgument,
                 "{}: unsupported cniVersion \"{}\" (supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0)", what,
                 version);

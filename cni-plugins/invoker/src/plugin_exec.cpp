@@ -22,11 +22,6 @@ std::string join_dirs(const std::vector<std::string>& dirs) {
   return out;
 }
 
-bool is_executable_file(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
-
 // Plugin output is untrusted: keep messages readable and short.
 std::string excerpt(std::string_view s, size_t max = 300) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
@@ -41,16 +36,6 @@ void log_stderr(const std::string& type, const PluginCall& call, const std::stri
 }
 
 }  // namespace
-
-Result<std::string> find_plugin(const std::string& type, const std::vector<std::string>& bin_dirs) {
-  if (type.empty() || type.find('/') != std::string::npos || type == "." || type == "..")
-    return fail(ErrorKind::InvalidArgument, "invalid CNI plugin type \"{}\"", type);
-  for (const auto& dir : bin_dirs) {
-    std::string path = fs::join(dir, type);
-    if (is_executable_file(path)) return path;
-  }
-  return fail(ErrorKind::NotFound, "CNI plugin \"{}\" not found in {}", type, join_dirs(bin_dirs));
-}
 
 std::vector<std::string> plugin_environment(const PluginCall& call,
                                             const std::vector<std::string>& bin_dirs) {

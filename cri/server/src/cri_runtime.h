@@ -82,6 +82,10 @@ class CriRuntime {
   // failure and keeps the record, so that a later remove or restart retries.
   Status destroy_sandbox(const SandboxEntry& e);
   Status write_sandbox_files(const SandboxRecord& r);
+  static cni::Attachment attachment_of(const SandboxRecord& r);
+  // Releases the network of pods no sandbox record names (spec 1.1 GC, or DEL
+  // from the kept ADD results), so leases leaked across a crash come back.
+  void collect_network_garbage();
   std::vector<ContainerEntry> containers_of(const std::string& sandbox_id) const;
 
   // container.cpp

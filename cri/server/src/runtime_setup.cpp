@@ -91,8 +91,19 @@ Status CriRuntime::recover() {
     Reservation res{r.id, r.config_digest, true};
     sandbox_names_[sandbox_name_key(r.config.metadata())] = res;
   }
+  collect_network_garbage();
   logger()->info("recovered {} sandboxes, {} containers", sandboxes_.all().size(), containers_.all().size());
   return {};
+}
+
+void CriRuntime::collect_network_garbage() {
+  if (!cni_->ready()) return;  // no network config yet: nothing can have been attached through it
+  std::vector<cni::Attachment> valid;
+  for (auto& e : sandboxes_.all()) {
+    auto r = e->snapshot();
+    if (r.network_attached) valid.push_back(attachment_of(r));
+  }
+  if (auto st = cni_->gc(valid); !st) logger()->warn("CNI garbage collection: {}", st.error().message);
 }
 
 v1::StatusResponse CriRuntime::status(bool verbose) {

@@ -210,7 +210,7 @@ Status CriRuntime::setup_sandbox(const SandboxEntry& e) {
       e->record.network_attached = true;  // set before ADD: a crash during ADD still gets its DEL
     }
     DH_CHECK(sandboxes_.persist(e));
-    cni::Attachment a{r.id, pin, "eth0", c.metadata().name(), c.metadata().namespace_(), c.metadata().uid()};
+    cni::Attachment a = attachment_of(e->snapshot());
     clock.mark("netns");
     DH_TRY(added, cni_->add(a));
     clock.mark("cni");
@@ -241,12 +241,15 @@ Status CriRuntime::write_sandbox_files(const SandboxRecord& r) {
   return fs::write_file_atomic(r.dir + "/resolv.conf", resolv_conf(r.config), 0644);
 }
 
+cni::Attachment CriRuntime::attachment_of(const SandboxRecord& r) {
+  const auto& m = r.config.metadata();
+  return cni::Attachment{r.id, r.netns_path, "eth0", m.name(), m.namespace_(), m.uid()};
+}
+
 Status CriRuntime::teardown_sandbox(const SandboxEntry& e) {
   auto r = e->snapshot();
   if (r.network_attached) {
-    cni::Attachment a{r.id, r.netns_path, "eth0", r.config.metadata().name(), r.config.metadata().namespace_(),
-                      r.config.metadata().uid()};
-    DH_CHECK(with_context(cni_->del(a), "tear down network of sandbox {}", r.id));
+    DH_CHECK(with_context(cni_->del(attachment_of(r)), "tear down network of sandbox {}", r.id));
     {
       std::lock_guard l(e->data);
       e->record.network_attached = false;

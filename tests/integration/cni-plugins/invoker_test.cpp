@@ -5,15 +5,13 @@
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <sched.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <thread>
 
 #include "deckhand/common/fs.h"
 #include "deckhand/common/process.h"
+#include "netns.h"
 #include "test_env.h"
 
 using namespace deckhand;
@@ -39,39 +37,6 @@ RunOutput ip_in(const std::string& netns, std::vector<std::string> args) {
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv);
 }
-
-// A new network namespace pinned by a bind mount on a file; unpinned on destruction.
-class Netns {
- public:
-  explicit Netns(std::string path) : path_(std::move(path)) {
-    REQUIRE(fs::write_file_atomic(path_, ""));
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      bool ok = ::unshare(CLONE_NEWNET) == 0 &&
-                ::mount("/proc/self/ns/net", path_.c_str(), nullptr, MS_BIND, nullptr) == 0;
-      ::_exit(ok ? 0 : 1);
-    }
-    int st = 0;
-    REQUIRE(::waitpid(pid, &st, 0) == pid);
-    REQUIRE(WIFEXITED(st));
-    REQUIRE(WEXITSTATUS(st) == 0);
-    pinned_ = true;
-  }
-  ~Netns() { remove(); }
-  Netns(const Netns&) = delete;
-  Netns& operator=(const Netns&) = delete;
-  void remove() {
-    if (pinned_) ::umount2(path_.c_str(), MNT_DETACH);
-    pinned_ = false;
-    ::unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  bool pinned_ = false;
-};
 
 // Deletes the bridge the plugin creates on the host (with its gateway address).
 struct BridgeGuard {
@@ -102,7 +67,7 @@ struct World {
   int subnet = free_subnet();
   std::string net_name = test::unique_name("dhnet", 40);
   std::string conf = dir.sub("net.d"), bin = dir.sub("bin"), data = dir.sub("ipam");
-  Netns netns{dir.sub("netns")};
+  test::Netns netns{dir.sub("netns")};
 
   World() {
     REQUIRE(fs::make_dirs(conf));

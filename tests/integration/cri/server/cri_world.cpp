@@ -38,17 +38,19 @@ CriWorld::CriWorld(WorldOptions opts) : opts_(std::move(opts)), dir_("deckhand-c
 }
 
 void CriWorld::write_cni_config() {
-  Json bridge = {{"type", "bridge"},
+  bool ours = !opts_.reference_plugins;
+  Json bridge = {{"type", ours ? "deckhand-bridge" : "bridge"},
                  {"bridge", bridge_},
                  {"isGateway", true},
                  {"ipMasq", false},
                  {"ipam",
-                  {{"type", "host-local"},
+                  {{"type", ours ? "deckhand-host-local" : "host-local"},
                    {"ranges", Json::array({Json::array({{{"subnet", subnet_prefix_ + "0/24"}}})})},
                    {"dataDir", dir_.sub("ipam")}}}};
   Json plugins = Json::array({bridge});
+  if (ours) plugins.push_back(Json{{"type", "deckhand-loopback"}});
   for (auto& raw : opts_.extra_plugins) plugins.push_back(Json::parse(raw));
-  Json list = {{"cniVersion", "1.0.0"}, {"name", network_}, {"plugins", plugins}};
+  Json list = {{"cniVersion", opts_.cni_version}, {"name", network_}, {"plugins", plugins}};
   REQUIRE(fs::write_file_atomic(dir_.sub("cni/10-test.conflist"), list.dump(2)));
 }
 
@@ -58,7 +60,8 @@ std::string CriWorld::daemon_log() const {
 }
 
 void CriWorld::start() {
-  std::string bin_dirs = (opts_.extra_bin_dir.empty() ? "" : opts_.extra_bin_dir + ":") + "/usr/lib/cni";
+  std::string bin_dirs = (opts_.extra_bin_dir.empty() ? "" : opts_.extra_bin_dir + ":") +
+                         cni_plugin_path() + ":/usr/lib/cni";
   std::vector<std::string> args = {
       build_path("cri/server/deckhand-cri"),
       "--config", dir_.sub("no-config.toml.absent"),
@@ -187,7 +190,7 @@ std::vector<std::string> CriWorld::bridge_ports() const {
 
 std::vector<std::string> CriWorld::ip_leases() const {
   std::vector<std::string> out;
-  for (auto& n : fs::list_dir(dir_.sub("ipam/" + network_)).value_or(std::vector<std::string>{}))
+  for (auto& n : fs::list_dir(ipam_dir()).value_or(std::vector<std::string>{}))
     if (n.rfind(subnet_prefix_, 0) == 0) out.push_back(n);
   return out;
 }

@@ -18,7 +18,9 @@ namespace deckhand::test {
 struct WorldOptions {
   std::string runtime;              // --runtime; empty: the default
   std::vector<std::string> extra_plugins;  // raw JSON plugin entries appended to the chain
-  std::string extra_bin_dir;        // searched before /usr/lib/cni
+  std::string extra_bin_dir;        // searched before the plugin dirs
+  bool reference_plugins = false;   // Debian's bridge + host-local instead of ours
+  std::string cni_version = "1.0.0";
 };
 
 class CriWorld {
@@ -36,6 +38,8 @@ class CriWorld {
   std::string state_dir() const { return dir_.sub("state"); }
   std::string run_dir() const { return dir_.sub("run"); }
   const std::string& bridge() const { return bridge_; }
+  const std::string& network() const { return network_; }
+  std::string ipam_dir() const { return dir_.sub("ipam/" + network_); }
   const std::string& subnet_prefix() const { return subnet_prefix_; }  // "10.199.7."
   const std::string& cgroup_parent() const { return cgroup_parent_; }
   std::string daemon_log() const;

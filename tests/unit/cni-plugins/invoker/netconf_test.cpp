@@ -94,11 +94,11 @@ TEST_CASE("parse_network_list validates name, version, plugins and types") {
   CHECK(l->disable_gc);
 }
 
-TEST_CASE("compare_versions orders dotted versions") {
-  CHECK(compare_versions("0.3.1", "0.4.0") < 0);
-  CHECK(compare_versions("1.0.0", "0.4.0") > 0);
-  CHECK(compare_versions("1.1.0", "1.1.0") == 0);
-  CHECK(compare_versions("0.10.0", "0.9.0") > 0);
+TEST_CASE("compare_cni_versions orders dotted versions") {
+  CHECK(compare_cni_versions("0.3.1", "0.4.0") < 0);
+  CHECK(compare_cni_versions("1.0.0", "0.4.0") > 0);
+  CHECK(compare_cni_versions("1.1.0", "1.1.0") == 0);
+  CHECK(compare_cni_versions("0.10.0", "0.9.0") > 0);
 }
 
 TEST_CASE("plugin_stdin injects name, cniVersion, prevResult and declared capabilities only") {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "deckhand/cni/network_result.h"
 #include "deckhand/common/json.h"
 #include "deckhand/common/result.h"
 
@@ -23,10 +24,6 @@ struct NetworkList {
   Json raw;  // the list as loaded (after wrapping a single config)
 };
 
-// cniVersion strings we accept in configs: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0.
-bool supported_version(std::string_view v);
-// Compares dotted versions ("0.4.0" < "1.0.0"); unparsable parts count as 0.
-int compare_versions(std::string_view a, std::string_view b);
 
 // Parses a config list (or, with single_plugin, one plugin config wrapped into
 // a list). Errors name `what` (the file) and, for versions, the version.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "deckhand/cni/plugin.h"  // find_plugin
 #include "deckhand/common/json.h"
 #include "deckhand/common/result.h"
 
@@ -23,9 +24,6 @@ struct PluginEnv {
   std::chrono::milliseconds timeout{60000};
 };
 
-// The executable for a plugin type, from the first bin dir holding it.
-// NotFound names the type and the dirs; types with '/' are refused.
-Result<std::string> find_plugin(const std::string& type, const std::vector<std::string>& bin_dirs);
 
 // The environment a plugin gets: ours minus inherited CNI_* variables, plus
 // the call's CNI_* variables (only those set) and CNI_PATH; PATH is kept.
