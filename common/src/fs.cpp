@@ -54,13 +54,14 @@ static std::string dir_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Durability durability) {
+  bool sync = durability == Durability::PowerLoss;
   static std::atomic<unsigned> counter{0};
   std::string tmp = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
   {
     DH_TRY(fd, open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
     auto st = write_all(fd.get(), data, tmp);
-    if (st && ::fsync(fd.get()) != 0) st = sys_fail("fsync {}", tmp);
+    if (st && sync && ::fsync(fd.get()) != 0) st = sys_fail("fsync {}", tmp);
     if (!st) {
       ::unlink(tmp.c_str());
       return st;
@@ -71,6 +72,7 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
     ::unlink(tmp.c_str());
     return e;
   }
+  if (!sync) return {};
   std::string dir = dir_of(path);
   DH_TRY(dfd, open_fd(dir, O_RDONLY | O_DIRECTORY));
   if (::fsync(dfd.get()) != 0) return sys_fail("fsync directory {}", dir);

@@ -1,23 +1,23 @@
 #include "deckhand/bridge/bridge.h"
 
 #include <arpa/inet.h>
-#include <net/if_arp.h>
 #include <netinet/if_ether.h>
-#include <netpacket/packet.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
 #include <cstring>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "deckhand/cni/ip_address.h"
 #include "deckhand/common/fd.h"
-#include "deckhand/common/log.h"
+#include "deckhand/common/fs.h"
 #include "deckhand/netlink/netlink.h"
 #include "deckhand/netlink/netns.h"
 
@@ -38,7 +38,6 @@ namespace {
 
 constexpr int kContainerIfaceIndex = 2;  // interfaces: [bridge, host veth, container]
 
-std::shared_ptr<spdlog::logger> logger() { return log::get("bridge"); }
 
 // Steps that take back what a failed ADD did, run in reverse order unless dismissed.
 class Undo {
@@ -201,38 +200,35 @@ CniStatus ensure_bridge_address(NetlinkSocket& host, const Link& br, const IpPre
   return {};
 }
 
-// Announces addr from iface with a gratuitous ARP (a request for addr from
-// addr), so that neighbours drop stale entries for a reused address. Best
-// effort, as in the reference plugin: failures are logged only.
-void gratuitous_arp(const NetnsHandle& netns, const Link& iface, const IpAddress& addr) {
-  auto guard = netlink::NetnsGuard::enter(netns);
-  if (!guard) {
-    logger()->warn("gratuitous ARP: {}", guard.error().message);
-    return;
+// Lets the kernel announce the interface's IPv4 addresses (arp_notify): it
+// sends a gratuitous ARP whenever the interface's MAC is set.
+CniStatus enable_arp_notify(const NetnsHandle& netns, const std::string& ifname) {
+  CNI_TRY(guard, netlink::NetnsGuard::enter(netns));
+  CNI_CHECK(netlink::write_sysctl("net/ipv4/conf/" + ifname + "/arp_notify", "1"));
+  return {};
+}
+
+// Announces the container's addresses with a gratuitous ARP, so that
+// neighbours drop stale entries for a reused address (best effort, as in the
+// reference). The announcement must wait until the bridge forwards the port's
+// frames, which it starts shortly after the veth's carrier comes up; then
+// setting the interface's MAC to itself makes the kernel send it. (A packet
+// socket of our own would cost an RCU grace period, ~10 ms, on close.)
+void announce_addresses(NetlinkSocket& cont, const Link& iface, const std::string& host_port) {
+  const std::string state_file = "/sys/class/net/" + host_port + "/brport/state";
+  constexpr const char* kForwarding = "3";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  for (;;) {
+    auto state = fs::read_file(state_file);
+    if (state && state->starts_with(kForwarding)) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      cni::plugin_warning("bridge port {} is not forwarding yet (STP?): no gratuitous ARP", host_port);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  UniqueFd sock(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
-  if (!sock) {
-    logger()->warn("gratuitous ARP on {}: packet socket: {}", iface.name, errno_text(errno));
-    return;
-  }
-  unsigned mac[6] = {};
-  if (std::sscanf(iface.mac.c_str(), "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]) != 6) return;
-  uint8_t pkt[28] = {};
-  pkt[0] = 0, pkt[1] = ARPHRD_ETHER;             // hardware type
-  pkt[2] = 0x08, pkt[3] = 0x00;                  // protocol: IPv4
-  pkt[4] = 6, pkt[5] = 4;                        // address lengths
-  pkt[6] = 0, pkt[7] = ARPOP_REQUEST;
-  for (int i = 0; i < 6; ++i) pkt[8 + i] = static_cast<uint8_t>(mac[i]);  // sender MAC
-  std::memcpy(pkt + 14, addr.bytes(), 4);        // sender IP
-  std::memcpy(pkt + 24, addr.bytes(), 4);        // target IP (target MAC stays zero)
-  sockaddr_ll to{};
-  to.sll_family = AF_PACKET;
-  to.sll_protocol = htons(ETH_P_ARP);
-  to.sll_ifindex = iface.index;
-  to.sll_halen = 6;
-  std::memset(to.sll_addr, 0xff, 6);
-  if (::sendto(sock.get(), pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
-    logger()->warn("gratuitous ARP for {} on {}: {}", addr.str(), iface.name, errno_text(errno));
+  if (auto st = cont.set_mac(iface, iface.mac); !st)
+    cni::plugin_warning("gratuitous ARP on {}: {}", iface.name, st.error().message);
 }
 
 }  // namespace
@@ -272,13 +268,13 @@ CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
   undo.add([&host, &cont, host_name, ifname = req.ifname]() {
     auto l = host.find_link(host_name);
     if (l && *l) {
-      if (auto st = host.delete_link(**l); !st) logger()->warn("undo ADD: {}", st.error().message);
+      if (auto st = host.delete_link(**l); !st) cni::plugin_warning("undo ADD: {}", st.error().message);
       return;
     }
     // The host end is gone already; the peer may still be there.
     auto c = cont.find_link(ifname);
     if (c && *c && (*c)->kind == "veth")
-      if (auto st = cont.delete_link(**c); !st) logger()->warn("undo ADD: {}", st.error().message);
+      if (auto st = cont.delete_link(**c); !st) cni::plugin_warning("undo ADD: {}", st.error().message);
   });
 
   CNI_TRY(host_veth, host.get_link(host_name));
@@ -287,6 +283,8 @@ CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
   if (cfg.hairpin_mode) CNI_CHECK(host.set_hairpin(host_veth, true));
   if (cfg.vlan != 0) CNI_CHECK(host.add_port_vlan(host_veth, cfg.vlan, true, true));
   CNI_CHECK(host.set_up(host_veth));
+  // Up before IPAM runs, so that the bridge forwards the port by the time the
+  // addresses are announced (see announce_addresses).
   CNI_CHECK(cont.set_up(cont_veth));
 
   NetworkResult result;
@@ -299,17 +297,16 @@ CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
     DH_TRY(ipam, cni::ipam_add(req));
     undo.add([&req]() {
       if (auto st = cni::ipam_call(req, "DEL"); !st)
-        logger()->warn("undo ADD: release addresses through IPAM plugin: {}", st.error().msg);
+        cni::plugin_warning("undo ADD: release addresses through IPAM plugin: {}", st.error().msg);
     });
     if (ipam.ips.empty()) return cni_fail(cni::kInternal, "IPAM plugin returned missing IP config");
     result.ips = ipam.ips;
     result.routes = ipam.routes;
     if (result.dns.empty()) result.dns = ipam.dns;
     DH_TRY(gws, compute_gateways(result, cfg));
+    DH_CHECK(enable_arp_notify(netns, req.ifname));
     CNI_TRY(cont_now, cont.get_link(req.ifname));
     DH_CHECK(configure_container(cont, cont_now, result, !cfg.enable_dad));
-    for (const auto& ip : result.ips)
-      if (auto p = IpPrefix::parse(ip.address); p && p->address.is_v4()) gratuitous_arp(netns, cont_now, p->address);
     if (cfg.is_gateway) {
       for (const auto& gw : gws.v4) DH_CHECK(ensure_bridge_address(host, br, gw, cfg.force_address));
       for (const auto& gw : gws.v6) DH_CHECK(ensure_bridge_address(host, br, gw, cfg.force_address));
@@ -320,6 +317,7 @@ CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
       CNI_CHECK(host.set_mac(br_now, br_now.mac));
     }
   }
+  if (!cfg.ipam_type.empty()) announce_addresses(cont, cont_veth, host_name);
   // The bridge's MAC may have changed with its first port.
   CNI_TRY(br_final, host.get_link(br.name));
   result.interfaces[0].mac = br_final.mac;

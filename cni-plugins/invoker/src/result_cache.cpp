@@ -41,7 +41,8 @@ std::string ResultCache::path(const std::string& network, const std::string& con
 Status ResultCache::put(const CachedAttachment& a) const {
   DH_CHECK(fs::make_dirs(dir_, 0700));
   return with_context(
-      fs::write_file_atomic(path(a.network_name, a.container_id, a.ifname), json_text(to_json(a)), 0600),
+      fs::write_file_atomic(path(a.network_name, a.container_id, a.ifname), json_text(to_json(a)), 0600,
+                            fs::Durability::ProcessCrash),
       "keep CNI result of container {}", a.container_id);
 }
 

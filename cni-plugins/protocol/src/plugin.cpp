@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <iostream>
-#include <iterator>
 
 #include "deckhand/common/fs.h"
 #include "deckhand/common/process.h"
@@ -168,12 +166,19 @@ int plugin_main(const PluginHandlers& handlers) {
     auto eq = kv.find('=');
     if (eq != std::string_view::npos && kv.starts_with("CNI_")) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
   }
-  std::string in(std::istreambuf_iterator<char>(std::cin), {});
+  std::string in;
+  char buf[8192];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, stdin)) > 0;) in.append(buf, n);
   std::string out;
   int rc = run_plugin_call(handlers, env, in, out);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   return rc;
+}
+
+void plugin_warning(const std::string& text) {
+  std::string line = "warning: " + text + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 CniStatus check_args(const PluginRequest& req, const std::vector<std::string>& known) {

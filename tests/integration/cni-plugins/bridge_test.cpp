@@ -3,7 +3,12 @@
 // test's own. Traffic stays local: the bridge has no uplink, nothing is
 // masqueraded, and only addresses inside the test's subnet are pinged.
 #include <doctest/doctest.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <netpacket/packet.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <linux/if_addr.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -11,10 +16,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <thread>
 
 #include "deckhand/cni/ip_address.h"
+#include "deckhand/common/fd.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/json.h"
 #include "deckhand/common/process.h"
@@ -717,4 +724,48 @@ TEST_CASE("GC and STATUS go to the IPAM plugin") {
   Call s2 = w.call("STATUS", "", "", bad, "");
   CHECK(s2.rc != 0);
   CHECK_MESSAGE(s2.msg().find("dh-no-such-ipam") != std::string::npos, s2.dump());
+}
+
+namespace {
+
+// Reads ARP frames arriving on the bridge until one announces address (a
+// gratuitous ARP: sender and target address both address) or the deadline passes.
+bool saw_gratuitous_arp(int sock, const IpAddress& address, std::chrono::milliseconds deadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    pollfd p{sock, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    uint8_t frame[128];
+    ssize_t n = ::recv(sock, frame, sizeof frame, 0);
+    if (n < 28) continue;  // the ARP payload (SOCK_DGRAM: no Ethernet header)
+    bool ipv4_over_ethernet = frame[2] == 0x08 && frame[3] == 0x00 && frame[4] == 6 && frame[5] == 4;
+    if (ipv4_over_ethernet && std::memcmp(frame + 14, address.bytes(), 4) == 0 &&
+        std::memcmp(frame + 24, address.bytes(), 4) == 0)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("ADD announces the pod's address with a gratuitous ARP on the bridge") {
+  World w;
+  test::Netns a(w.dir.sub("netns-a")), b(w.dir.sub("netns-b"));
+  Call ra = w.call("ADD", test::unique_name("cida", 40), a.path(), w.config());
+  REQUIRE_MESSAGE(ra.rc == 0, ra.dump());  // the bridge exists from here on
+  auto br = host_nl().get_link(w.bridge);
+  REQUIRE(br);
+  UniqueFd sock(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
+  REQUIRE(sock);
+  sockaddr_ll at{};
+  at.sll_family = AF_PACKET;
+  at.sll_protocol = htons(ETH_P_ARP);
+  at.sll_ifindex = br->index;
+  REQUIRE(::bind(sock.get(), reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);
+
+  Call rb = w.call("ADD", test::unique_name("cidb", 40), b.path(), w.config());
+  REQUIRE_MESSAGE(rb.rc == 0, rb.dump());
+  auto ip_b = IpAddress::parse(ip_of(rb.json));
+  REQUIRE(ip_b);
+  CHECK(saw_gratuitous_arp(sock.get(), *ip_b, 5s));
 }

@@ -1,6 +1,7 @@
-// The invoker against the reference plugins (bridge, host-local, loopback) in
-// a network namespace of our own. Traffic stays local: the bridge has no
-// uplink, masquerading is off and the pod gets no default route.
+// The invoker against the reference plugins (bridge, host-local, loopback)
+// and against ours (deckhand-bridge, -host-local, -loopback) in network
+// namespaces of our own. Traffic stays local: the bridge has no uplink,
+// masquerading is off and the pods get no default route.
 #include "deckhand/cni/invoker.h"
 
 #include <doctest/doctest.h>
@@ -10,7 +11,9 @@
 #include <thread>
 
 #include "deckhand/common/fs.h"
+#include "cni_result_format.h"
 #include "deckhand/common/process.h"
+#include "deckhand/common/text.h"
 #include "netns.h"
 #include "test_env.h"
 
@@ -60,7 +63,20 @@ int free_subnet() {
   return 0;
 }
 
+// Which plugins a world's chain uses: type names and where they are.
+struct PluginSet {
+  std::string bridge = "bridge", ipam = "host-local", loopback = "loopback";
+  bool ours = false;
+  static PluginSet reference() { return {}; }
+  static PluginSet deckhand() { return {"deckhand-bridge", "deckhand-host-local", "deckhand-loopback", true}; }
+};
+
 struct World {
+  explicit World(PluginSet set = PluginSet::reference()) : plugins(std::move(set)) {
+    REQUIRE(fs::make_dirs(conf));
+    REQUIRE(fs::make_dirs(bin));
+  }
+  PluginSet plugins;
   test::TempDir dir{"deckhand-cni-int"};
   std::string bridge = test::unique_name("dhcni");
   BridgeGuard bridge_guard{bridge};
@@ -69,31 +85,32 @@ struct World {
   std::string conf = dir.sub("net.d"), bin = dir.sub("bin"), data = dir.sub("ipam");
   test::Netns netns{dir.sub("netns")};
 
-  World() {
-    REQUIRE(fs::make_dirs(conf));
-    REQUIRE(fs::make_dirs(bin));
-  }
   std::string ip_prefix() const { return fmt::format("10.99.{}.", subnet); }
   Json bridge_list(const std::vector<Json>& extra = {}) const {
-    Json ipam = {{"type", "host-local"},
+    Json ipam = {{"type", plugins.ipam},
                  {"ranges", Json::array({Json::array({{{"subnet", fmt::format("10.99.{}.0/24", subnet)}}})})},
                  {"dataDir", data}};
     // isGateway without isDefaultGateway and no IPAM routes: no default route in the pod.
-    Json plugins = Json::array(
-        {{{"type", "bridge"}, {"bridge", bridge}, {"isGateway", true}, {"ipMasq", false}, {"ipam", ipam}}});
-    for (const auto& e : extra) plugins.push_back(e);
-    return {{"cniVersion", "1.0.0"}, {"name", net_name}, {"plugins", plugins}};
+    Json chain = Json::array(
+        {{{"type", plugins.bridge}, {"bridge", bridge}, {"isGateway", true}, {"ipMasq", false}, {"ipam", ipam}}});
+    for (const auto& e : extra) chain.push_back(e);
+    return {{"cniVersion", "1.0.0"}, {"name", net_name}, {"plugins", chain}};
   }
   void write_conf(const Json& list, const std::string& file = "10-test.conflist") const {
     REQUIRE(fs::write_file_atomic(fs::join(conf, file), list.dump()));
   }
-  CniInvoker invoker() const {
-    return CniInvoker(InvokerConfig{conf, {bin, kRefPlugins}, dir.sub("cache"), 30s});
+  std::vector<std::string> bin_dirs() const {
+    std::vector<std::string> dirs = {bin};
+    if (plugins.ours)
+      for (auto& d : split_nonempty(test::cni_plugin_path(), ':')) dirs.push_back(d);
+    dirs.push_back(kRefPlugins);
+    return dirs;
   }
-  Attachment attachment() const {
+  CniInvoker invoker() const { return CniInvoker(InvokerConfig{conf, bin_dirs(), dir.sub("cache"), 30s}); }
+  Attachment attachment(const std::string& netns_path = "") const {
     Attachment a;
     a.container_id = test::unique_name("cid", 40);
-    a.netns_path = netns.path();
+    a.netns_path = netns_path.empty() ? netns.path() : netns_path;
     a.pod_name = "p";
     a.pod_namespace = "default";
     a.pod_uid = "uid-1";
@@ -139,7 +156,7 @@ TEST_CASE("bridge + host-local: ADD attaches, DEL detaches and frees the lease")
   auto check = inv.check(a);
   CHECK_MESSAGE(check, (check ? "" : check.error().message));
 
-  auto d = CniInvoker(InvokerConfig{w.conf, {w.bin, kRefPlugins}, w.dir.sub("cache"), 30s}).del(a);
+  auto d = CniInvoker(InvokerConfig{w.conf, w.bin_dirs(), w.dir.sub("cache"), 30s}).del(a);
   REQUIRE_MESSAGE(d, (d ? "" : d.error().message));
   CHECK(!w.netns_has_eth0());
   CHECK(w.leases().empty());
@@ -201,4 +218,92 @@ TEST_CASE("loopback as its own network brings lo up") {
   CHECK(ip_in(w.netns.path(), {"link", "show", "lo"}).out.find(",UP") != std::string::npos);
   auto d = inv.del(a);
   CHECK_MESSAGE(d, (d ? "" : d.error().message));
+}
+
+namespace {
+
+// What two pods on one network look like from the host and from inside,
+// with the names that differ between runs (bridge, subnet, veths) taken out.
+struct Topology {
+  std::vector<std::string> pod_addresses;  // "x.2/24" with the subnet prefix cut
+  std::vector<std::string> pod_routes;     // `ip route` inside each pod, subnet cut
+  std::vector<bool> lo_up;
+  std::string bridge_address;              // "x.1/24"
+  size_t bridge_ports = 0;
+  bool operator==(const Topology&) const = default;
+};
+
+std::string cut(std::string s, const std::string& prefix) {
+  for (size_t at; (at = s.find(prefix)) != std::string::npos;) s.replace(at, prefix.size(), "x.");
+  return s;
+}
+
+// ADD of two pods through the invoker: they get distinct addresses, reach each
+// other and the gateway; the final results are valid CNI 1.0.0 results. DEL
+// leaves no veth and no lease, and the bridge stays.
+Topology attach_two_pods(World& w) {
+  w.write_conf(w.bridge_list({{{"type", w.plugins.loopback}}}));
+  auto inv = w.invoker();
+  auto v = inv.validate();
+  REQUIRE_MESSAGE(v, (v ? "" : v.error().message));
+  test::Netns second{w.dir.sub("netns2")};
+  std::vector<Attachment> pods = {w.attachment(), w.attachment(second.path())};
+  std::vector<std::string> ips;
+  Topology t;
+  for (auto& a : pods) {
+    auto r = inv.add(a);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    auto problems = test::cni_100_result_problems(r->result);
+    CHECK_MESSAGE(problems.empty(), fmt::format("{}: {}", r->result.dump(), fmt::join(problems, "; ")));
+    REQUIRE(r->ips.size() == 1);
+    ips.push_back(r->ips[0]);
+    std::string addr = ip_in(a.netns_path, {"-4", "-o", "addr", "show", "eth0"}).out;
+    auto at = addr.find("inet ");
+    REQUIRE(at != std::string::npos);
+    t.pod_addresses.push_back(cut(addr.substr(at + 5, addr.find(' ', at + 5) - at - 5), w.ip_prefix()));
+    t.pod_routes.push_back(cut(ip_in(a.netns_path, {"-4", "route", "show"}).out, w.ip_prefix()));
+    t.lo_up.push_back(ip_in(a.netns_path, {"link", "show", "lo"}).out.find(",UP") != std::string::npos);
+  }
+  CHECK(ips[0] != ips[1]);
+  std::string gateway = w.ip_prefix() + "1";
+  CHECK(test::ping_from(pods[0].netns_path, ips[1]) == "");
+  CHECK(test::ping_from(pods[1].netns_path, ips[0]) == "");
+  CHECK(test::ping_from(pods[0].netns_path, gateway) == "");
+  std::string br = run({"ip", "-4", "-o", "addr", "show", "dev", w.bridge}).out;
+  auto at = br.find("inet ");
+  if (at != std::string::npos) t.bridge_address = cut(br.substr(at + 5, br.find(' ', at + 5) - at - 5), w.ip_prefix());
+  t.bridge_ports = split_nonempty(w.bridge_ports(), '\n').size();
+  CHECK(w.leases().size() == 2);
+
+  for (auto& a : pods) {
+    auto d = inv.del(a);
+    CHECK_MESSAGE(d, (d ? "" : d.error().message));
+  }
+  CHECK(w.bridge_ports().empty());
+  CHECK(w.leases().empty());
+  CHECK(fs::exists("/sys/class/net/" + w.bridge));
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("our plugins and the reference plugins under our invoker give the same topology") {
+  Topology reference, ours;
+  {
+    World w(PluginSet::reference());
+    reference = attach_two_pods(w);
+  }
+  {
+    World w(PluginSet::deckhand());
+    ours = attach_two_pods(w);
+  }
+  CHECK(reference.pod_addresses == std::vector<std::string>{"x.2/24", "x.3/24"});
+  CHECK(reference.bridge_address == "x.1/24");
+  CHECK(reference.bridge_ports == 2);
+  CHECK(reference.lo_up == std::vector<bool>{true, true});
+  CHECK(ours.pod_addresses == reference.pod_addresses);
+  CHECK(ours.pod_routes == reference.pod_routes);
+  CHECK(ours.lo_up == reference.lo_up);
+  CHECK(ours.bridge_address == reference.bridge_address);
+  CHECK(ours.bridge_ports == reference.bridge_ports);
 }

@@ -14,10 +14,17 @@ namespace deckhand::fs {
 
 Result<std::string> read_file(const std::string& path);
 
+// How far a write must survive: a crash of the writing process only, or a
+// power loss too (the fsyncs cost ~1 ms here). State that a reboot makes moot
+// anyway, such as CNI leases and results of pods whose namespaces a reboot
+// removes, needs only the first.
+enum class Durability { ProcessCrash, PowerLoss };
+
 // Writes data to path so that readers see either the old or the whole new
-// content, even across a crash: write a temp file beside it, fsync, rename,
-// fsync the directory.
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// content: write a temp file beside it and rename it into place (with
+// PowerLoss, fsync the file before and the directory after).
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                         Durability durability = Durability::PowerLoss);
 
 // mkdir -p; existing directories are fine.
 Status make_dirs(const std::string& path, mode_t mode = 0755);

@@ -45,6 +45,14 @@ int plugin_main(const PluginHandlers& handlers);
 int run_plugin_call(const PluginHandlers& handlers, const std::map<std::string, std::string>& env,
                     const std::string& stdin_text, std::string& out);
 
+// A warning on stderr, which the runtime logs (plugins are one-shot
+// processes: no logging library, so that they link statically and start fast).
+void plugin_warning(const std::string& text);
+template <typename... Args>
+void plugin_warning(fmt::format_string<Args...> f, Args&&... args) {
+  plugin_warning(fmt::format(f, std::forward<Args>(args)...));
+}
+
 // Refuses CNI_ARGS keys other than `known` unless IgnoreUnknown is set (code 4
 // naming the keys), as the reference plugins do. K8S_POD_* keys are refused
 // like any other unknown key.
