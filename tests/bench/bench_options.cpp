@@ -75,6 +75,10 @@ Result<BenchOptions> parse_options(int argc, char** argv) {
       o.deckhand_log_level = v;
     } else if (flag == "--keep-logs") {
       o.keep_logs = v;
+    } else if (flag == "--deckhand-cni" || flag == "--containerd-cni") {
+      if (v != "deckhand" && v != "reference")
+        return fail(ErrorKind::InvalidArgument, "{} wants deckhand or reference, got '{}'", flag, v);
+      (flag == "--deckhand-cni" ? o.deckhand_cni : o.containerd_cni) = v;
     } else {
       return fail(ErrorKind::InvalidArgument, "unknown flag {} (see --help)", flag);
     }
@@ -99,6 +103,9 @@ Flags:
   --deckhand-cri PATH      deckhand-cri [<build>/cri/server/deckhand-cri]
   --deckhand-log-level L   deckhand-cri's --log-level [info]
   --keep-logs DIR          copy the daemons' logs to DIR before cleaning up
+  --deckhand-cni P         CNI plugins under deckhand-cri: deckhand (ours, from the
+                           build dir) or reference (/usr/lib/cni) [deckhand]
+  --containerd-cni P       the same under containerd [reference]
   --no-containerd          measure deckhand-cri alone
   --no-crun                do not try containerd with crun
   -h, --help               this text

@@ -16,6 +16,8 @@ struct BenchOptions {
   std::string keep_logs;   // copy the daemons' logs here before the temp root goes
   bool containerd = true;  // --no-containerd: deckhand-cri alone (for debugging)
   bool crun = true;        // --no-crun: skip the containerd+crun attempt
+  std::string deckhand_cni = "deckhand";     // CNI plugins under deckhand-cri: deckhand | reference
+  std::string containerd_cni = "reference";  // and under containerd
   bool show_help = false;
 };
 

@@ -54,7 +54,7 @@ disabled_plugins = {1}
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "{0}/cni-bin"
     conf_dir = "{0}/cni"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "runc"
@@ -99,8 +99,9 @@ Result<std::unique_ptr<ContainerdWorld>> ContainerdWorld::start(const Containerd
   for (auto sub : {"root", "cni", "ipam", "opt"}) DH_CHECK(fs::make_dirs(d + "/" + sub));
   for (auto sub : {"state", "runc-root", "crun-root"})
     DH_CHECK(fs::make_dirs(setup.volatile_dir + "/" + sub));
-  DH_TRY(net, plan_network('c'));
+  DH_TRY(net, plan_network('c', setup.cni));
   DH_CHECK(fs::write_file_atomic(d + "/cni/10-bench.conflist", cni_conflist(net, d + "/ipam")));
+  DH_CHECK(link_cni_plugins(setup.cni, d + "/cni-bin"));
   DH_CHECK(fs::write_file_atomic(d + "/config.toml", config_toml(d, setup.volatile_dir)));
   std::string log = d + "/containerd.log";
   DH_TRY(daemon, Daemon::start({"/usr/bin/containerd", "--config", d + "/config.toml"}, log));

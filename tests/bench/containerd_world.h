@@ -22,6 +22,7 @@ struct ContainerdSetup {
   std::string cgroup_parent;  // pods go to <cgroup_parent>/ctrd-<handler>
   std::string busybox_tar;
   std::string pause_tar;  // deckhand.bench/pause:latest
+  CniPlugins cni;
 };
 
 class ContainerdWorld {

@@ -59,10 +59,15 @@ SequenceOptions sequence_options(const BenchOptions& o, const std::string& label
   return so;
 }
 
+CniPlugins cni_plugins_of(const std::string& which, const BenchOptions& o) {
+  return which == "deckhand" ? deckhand_cni_plugins(o.build_dir) : reference_cni_plugins();
+}
+
 Status run_deckhand(const BenchOptions& o, const Paths& p, const TempRoot& root, const std::string& cgroup,
                     Report& report) {
   DeckhandSetup s{o.deckhand_cri, root.sub("dh"),       root.sub("volatile/dh"),
-                  cgroup,         o.deckhand_log_level, p.busybox_tar};
+                  cgroup,         o.deckhand_log_level, p.busybox_tar,
+                  cni_plugins_of(o.deckhand_cni, o)};
   DH_CHECK(fs::make_dirs(s.dir));
   std::fprintf(stderr, "deckhand-cri: starting %s\n", s.binary.c_str());
   auto world = DeckhandWorld::start(s);
@@ -93,7 +98,8 @@ void try_crun(const BenchOptions& o, ContainerdWorld& w, Report& report) {
 
 Status run_containerd(const BenchOptions& o, const Paths& p, const TempRoot& root, const std::string& cgroup,
                       Report& report) {
-  ContainerdSetup s{root.sub("ctrd"), root.sub("volatile/ctrd"), cgroup, p.busybox_tar, p.pause_tar};
+  ContainerdSetup s{root.sub("ctrd"), root.sub("volatile/ctrd"), cgroup, p.busybox_tar, p.pause_tar,
+                    cni_plugins_of(o.containerd_cni, o)};
   DH_CHECK(fs::make_dirs(s.dir));
   std::fprintf(stderr, "containerd: starting\n");
   auto world = ContainerdWorld::start(s);
@@ -111,6 +117,8 @@ Status run_containerd(const BenchOptions& o, const Paths& p, const TempRoot& roo
   report.columns.push_back(std::move(*r));
   if (o.crun && !stop_requested()) try_crun(o, **world, report);
   if (!o.crun) report.notes.push_back("containerd+crun: skipped (--no-crun)");
+  report.notes.push_back(fmt::format("CNI plugins (bridge + host-local): deckhand-cri {}, containerd {}",
+                                     o.deckhand_cni, o.containerd_cni));
   return {};
 }
 

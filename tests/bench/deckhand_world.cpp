@@ -17,7 +17,33 @@ bool subnet_in_use(const std::string& prefix, const std::string& addrs, const st
 
 }  // namespace
 
-Result<NetworkPlan> plan_network(char variant) {
+CniPlugins reference_cni_plugins() {
+  return {"bridge",
+          "host-local",
+          {{"bridge", "/usr/lib/cni/bridge"}, {"host-local", "/usr/lib/cni/host-local"},
+           {"loopback", "/usr/lib/cni/loopback"}},
+          "reference"};
+}
+
+CniPlugins deckhand_cni_plugins(const std::string& build_dir) {
+  auto at = [&](const std::string& p) { return fs::join(build_dir, "cni-plugins/" + p + "/deckhand-" + p); };
+  return {"deckhand-bridge",
+          "deckhand-host-local",
+          {{"deckhand-bridge", at("bridge")}, {"deckhand-host-local", at("host-local")}, {"loopback", at("loopback")}},
+          "deckhand"};
+}
+
+Status link_cni_plugins(const CniPlugins& plugins, const std::string& dir) {
+  DH_CHECK(fs::make_dirs(dir));
+  for (const auto& [name, path] : plugins.binaries) {
+    if (!fs::exists(path)) return fail(ErrorKind::NotFound, "CNI plugin {} not found (build it first)", path);
+    std::string link = fs::join(dir, name);
+    if (::symlink(path.c_str(), link.c_str()) != 0) return sys_fail("link {} to {}", link, path);
+  }
+  return {};
+}
+
+Result<NetworkPlan> plan_network(char variant, CniPlugins cni) {
   DH_TRY(addrs, run_checked({"ip", "-o", "-4", "addr", "show"}));
   DH_TRY(routes, run_checked({"ip", "-4", "route", "show", "table", "all"}));
   unsigned pid = static_cast<unsigned>(::getpid());
@@ -29,6 +55,7 @@ Result<NetworkPlan> plan_network(char variant) {
     p.bridge = fmt::format("dhb{}{}", pid % 1000000, variant);
     p.subnet = prefix + "0/24";
     p.network = "dhbench-" + p.bridge;
+    p.cni = cni;
     if (fs::exists("/sys/class/net/" + p.bridge))
       return fail(ErrorKind::AlreadyExists, "interface {} exists already", p.bridge);
     return p;
@@ -39,12 +66,12 @@ Result<NetworkPlan> plan_network(char variant) {
 std::string cni_conflist(const NetworkPlan& plan, const std::string& ipam_dir) {
   // No "routes" in IPAM: pods get no default route, so nothing they send can
   // leave the bridge; no ipMasq either.
-  Json bridge = {{"type", "bridge"},
+  Json bridge = {{"type", plan.cni.bridge_type},
                  {"bridge", plan.bridge},
                  {"isGateway", true},
                  {"ipMasq", false},
                  {"ipam",
-                  {{"type", "host-local"},
+                  {{"type", plan.cni.ipam_type},
                    {"ranges", Json::array({Json::array({{{"subnet", plan.subnet}}})})},
                    {"dataDir", ipam_dir}}}};
   Json list = {{"cniVersion", "1.0.0"}, {"name", plan.network}, {"plugins", Json::array({bridge})}};
@@ -55,14 +82,15 @@ Result<std::unique_ptr<DeckhandWorld>> DeckhandWorld::start(const DeckhandSetup&
   const std::string& d = setup.dir;
   for (auto sub : {"state", "cni", "ipam", "logs"}) DH_CHECK(fs::make_dirs(d + "/" + sub));
   DH_CHECK(fs::make_dirs(setup.volatile_dir));
-  DH_TRY(net, plan_network('d'));
+  DH_TRY(net, plan_network('d', setup.cni));
   DH_CHECK(fs::write_file_atomic(d + "/cni/10-bench.conflist", cni_conflist(net, d + "/ipam")));
+  DH_CHECK(link_cni_plugins(setup.cni, d + "/cni-bin"));
   // An empty config file: the host's /etc/deckhand/cri.toml must not count.
   DH_CHECK(fs::write_file_atomic(d + "/cri.toml", ""));
   std::vector<std::string> argv = {
       setup.binary,  "--config",      d + "/cri.toml", "--socket",         d + "/cri.sock",
       "--state-dir", d + "/state",    "--run-dir",     setup.volatile_dir, "--cni-conf-dir",
-      d + "/cni",    "--cni-bin-dir", "/usr/lib/cni",  "--cgroup-parent",  setup.cgroup_parent,
+      d + "/cni",    "--cni-bin-dir", d + "/cni-bin",  "--cgroup-parent",  setup.cgroup_parent,
       "--log-level", setup.log_level,
   };
   std::string log = d + "/deckhand-cri.log";

@@ -13,15 +13,29 @@
 
 namespace deckhand::bench {
 
+// The CNI plugins a runtime's network uses: ours or the reference ones.
+struct CniPlugins {
+  std::string bridge_type, ipam_type;
+  // Executables for a one-dir bin_dir (containerd takes one): name -> path.
+  // Holds a "loopback" too, which containerd runs for lo of every pod.
+  std::vector<std::pair<std::string, std::string>> binaries;
+  std::string label;  // "deckhand" or "reference"
+};
+CniPlugins reference_cni_plugins();
+CniPlugins deckhand_cni_plugins(const std::string& build_dir);
+// Fills dir with links to the plugins' binaries (dir is the runtime's bin dir).
+Status link_cni_plugins(const CniPlugins& plugins, const std::string& dir);
+
 struct NetworkPlan {
   std::string bridge;   // at most 15 characters
   std::string subnet;   // "10.231.4.0/24"
   std::string network;  // CNI network name
+  CniPlugins cni;
 };
 
 // A bridge name and a /24 in 10.200.0.0/13 that nothing on the host uses yet;
 // variant tells the two runtimes of one run apart.
-Result<NetworkPlan> plan_network(char variant);
+Result<NetworkPlan> plan_network(char variant, CniPlugins cni);
 
 // The CNI conflist for plan: bridge as gateway, host-local IPAM with its data in ipam_dir.
 std::string cni_conflist(const NetworkPlan& plan, const std::string& ipam_dir);
@@ -33,6 +47,7 @@ struct DeckhandSetup {
   std::string cgroup_parent;  // --cgroup-parent; pods go to <cgroup_parent>/dh
   std::string log_level;
   std::string busybox_tar;  // imported at start
+  CniPlugins cni;
 };
 
 class DeckhandWorld final : public RuntimeUnderTest {

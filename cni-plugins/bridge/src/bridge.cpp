@@ -18,6 +18,7 @@
 #include "deckhand/cni/ip_address.h"
 #include "deckhand/common/fd.h"
 #include "deckhand/common/fs.h"
+#include "deckhand/common/rollback.h"
 #include "deckhand/netlink/netlink.h"
 #include "deckhand/netlink/netns.h"
 
@@ -39,21 +40,6 @@ namespace {
 constexpr int kContainerIfaceIndex = 2;  // interfaces: [bridge, host veth, container]
 
 
-// Steps that take back what a failed ADD did, run in reverse order unless dismissed.
-class Undo {
- public:
-  Undo() = default;
-  Undo(const Undo&) = delete;
-  Undo& operator=(const Undo&) = delete;
-  ~Undo() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
-  }
-  void add(std::function<void()> step) { steps_.push_back(std::move(step)); }
-  void dismiss() { steps_.clear(); }
-
- private:
-  std::vector<std::function<void()>> steps_;
-};
 
 std::string random_veth_name() {
   uint32_t r = 0;
@@ -246,7 +232,7 @@ CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
                     fmt::format("CNI_IFNAME {} already exists in netns {}", req.ifname, netns.path()));
   DH_TRY(br, ensure_bridge(host, cfg));
 
-  Undo undo;
+  Rollback undo;  // what a failed ADD made
   // The veth pair: the host end under a random name, the peer created in the
   // container's netns under CNI_IFNAME (so that a killed ADD leaves nothing
   // that DEL cannot find by CNI_IFNAME, or that the netns does not take along).

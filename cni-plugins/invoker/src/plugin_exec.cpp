@@ -10,17 +10,9 @@
 #include "deckhand/common/log.h"
 #include "deckhand/common/process.h"
 
-extern char** environ;
-
 namespace deckhand::cni {
 
 namespace {
-
-std::string join_dirs(const std::vector<std::string>& dirs) {
-  std::string out;
-  for (const auto& d : dirs) out += (out.empty() ? "" : ":") + d;
-  return out;
-}
 
 // Plugin output is untrusted: keep messages readable and short.
 std::string excerpt(std::string_view s, size_t max = 300) {
@@ -39,25 +31,7 @@ void log_stderr(const std::string& type, const PluginCall& call, const std::stri
 
 std::vector<std::string> plugin_environment(const PluginCall& call,
                                             const std::vector<std::string>& bin_dirs) {
-  std::vector<std::string> env;
-  bool has_path = false;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.starts_with("CNI_")) continue;  // a stale CNI_NETNS of ours must not leak into a DEL
-    if (kv.starts_with("PATH=")) has_path = true;
-    env.emplace_back(kv);
-  }
-  if (!has_path) env.emplace_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  env.push_back("CNI_COMMAND=" + call.command);
-  auto add = [&](const char* key, const std::string& value) {
-    if (!value.empty()) env.push_back(std::string(key) + "=" + value);
-  };
-  add("CNI_CONTAINERID", call.container_id);
-  add("CNI_NETNS", call.netns);
-  add("CNI_IFNAME", call.ifname);
-  add("CNI_ARGS", call.args);
-  env.push_back("CNI_PATH=" + join_dirs(bin_dirs));
-  return env;
+  return cni_environment(call.command, call.container_id, call.netns, call.ifname, call.args, bin_dirs);
 }
 
 ErrorKind error_kind_for_code(int code) {

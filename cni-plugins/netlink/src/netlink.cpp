@@ -240,27 +240,20 @@ Status NetlinkSocket::dump(const std::function<Result<nl_msg*>()>& build, Object
 Result<std::optional<Link>> NetlinkSocket::find_link(const std::string& name) {
   if (name.empty() || name.size() >= IFNAMSIZ)
     return fail(ErrorKind::InvalidArgument, "invalid interface name {:?}", name);
-  std::string what = fmt::format("get link {} in {}", name, where_);
   DH_TRY(m, link_msg(RTM_GETLINK, 0, AF_UNSPEC, 0));
   DH_CHECK(put_ok(nla_put_string(m.get(), IFLA_IFNAME, name.c_str())));
   DH_CHECK(put_ok(nla_put_u32(m.get(), IFLA_EXT_MASK, RTEXT_FILTER_VF)));
-  Objects objs;
-  auto st = exchange(m.get(), &objs, what);
-  if (!st) {
-    if (is_missing(st.error())) return std::optional<Link>{};
-    return tl::unexpected(st.error());
-  }
-  for (auto& o : objs.items)
-    if (std::strcmp(nl_object_get_type(o.get()), "route/link") == 0)
-      return std::optional<Link>(to_link(reinterpret_cast<rtnl_link*>(o.get())));
-  return std::optional<Link>{};
+  return link_answer(m.get(), fmt::format("get link {} in {}", name, where_));
 }
 
 Result<std::optional<Link>> NetlinkSocket::find_link(int index) {
-  std::string what = fmt::format("get link #{} in {}", index, where_);
   DH_TRY(m, link_msg(RTM_GETLINK, 0, AF_UNSPEC, index));
+  return link_answer(m.get(), fmt::format("get link #{} in {}", index, where_));
+}
+
+Result<std::optional<Link>> NetlinkSocket::link_answer(nl_msg* request, const std::string& what) {
   Objects objs;
-  auto st = exchange(m.get(), &objs, what);
+  auto st = exchange(request, &objs, what);
   if (!st) {
     if (is_missing(st.error())) return std::optional<Link>{};
     return tl::unexpected(st.error());

@@ -202,27 +202,38 @@ Result<std::string> find_plugin(const std::string& type, const std::vector<std::
   return fail(ErrorKind::NotFound, "CNI plugin \"{}\" not found in {}", type, fmt::join(dirs, ":"));
 }
 
+std::vector<std::string> cni_environment(const std::string& command, const std::string& container_id,
+                                         const std::string& netns, const std::string& ifname,
+                                         const std::string& args, const std::vector<std::string>& path) {
+  std::vector<std::string> env;
+  bool has_path = false;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.starts_with("CNI_")) continue;
+    if (kv.starts_with("PATH=")) has_path = true;
+    env.emplace_back(kv);
+  }
+  if (!has_path) env.emplace_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  env.push_back("CNI_COMMAND=" + command);
+  auto add = [&](const char* key, const std::string& value) {
+    if (!value.empty()) env.push_back(std::string(key) + "=" + value);
+  };
+  add("CNI_CONTAINERID", container_id);
+  add("CNI_NETNS", netns);
+  add("CNI_IFNAME", ifname);
+  add("CNI_ARGS", args);
+  env.push_back(fmt::format("CNI_PATH={}", fmt::join(path, ":")));
+  return env;
+}
+
 CniResult<Json> delegate(const PluginRequest& req, const std::string& type, const std::string& command,
                          const Json& config) {
   auto path = find_plugin(type, req.path);
   if (!path) return cni_fail(kInvalidNetworkConfig, path.error().message);
   RunOptions opts;
   opts.argv = {*path};
-  // The delegate sees this call's CNI_* values (not whatever our own
-  // environment held) and our PATH and other variables.
-  std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e)
-    if (!std::string_view(*e).starts_with("CNI_")) env.emplace_back(*e);
-  env.push_back("CNI_COMMAND=" + command);
-  auto add = [&](const char* key, const std::string& value) {
-    if (!value.empty()) env.push_back(std::string(key) + "=" + value);
-  };
-  add("CNI_CONTAINERID", req.container_id);
-  add("CNI_NETNS", req.netns);
-  add("CNI_IFNAME", req.ifname);
-  add("CNI_ARGS", req.args_text);
-  env.push_back(fmt::format("CNI_PATH={}", fmt::join(req.path, ":")));
-  opts.env = std::move(env);
+  // The delegate sees this call's CNI_* values, not whatever our own environment held.
+  opts.env = cni_environment(command, req.container_id, req.netns, req.ifname, req.args_text, req.path);
   opts.stdin_data = config.dump();
   auto run = run_process(opts);
   if (!run) return cni_fail(kIoFailure, fmt::format("run {} {}: {}", type, command, run.error().message));

@@ -13,6 +13,7 @@
 
 #include "deckhand/cni/invoker.h"
 #include "deckhand/common/result.h"
+#include "deckhand/common/rollback.h"
 #include "deckhand/cri_server/config.h"
 #include "deckhand/images/image_puller.h"
 #include "deckhand/images/image_store.h"
@@ -130,22 +131,5 @@ bool labels_match(const google::protobuf::Map<std::string, std::string>& selecto
 std::string sandbox_name_key(const v1::PodSandboxMetadata& m);
 std::string container_name_key(const std::string& sandbox_id, const v1::ContainerMetadata& m);
 
-// Runs cleanup steps in reverse order unless dismissed: what a half-done
-// RunPodSandbox or CreateContainer made is undone when a later step fails.
-class Rollback {
- public:
-  Rollback() = default;
-  Rollback(const Rollback&) = delete;
-  Rollback& operator=(const Rollback&) = delete;
-  ~Rollback() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
-  }
-  template <typename F>
-  void add(F&& f) { steps_.emplace_back(std::forward<F>(f)); }
-  void dismiss() { steps_.clear(); }
-
- private:
-  std::vector<std::function<void()>> steps_;
-};
 
 }  // namespace deckhand::cri

@@ -108,6 +108,8 @@ class NetlinkSocket {
   // ack or the end of the dump; a kernel error becomes sys errno text after what.
   struct Objects;
   Status exchange(nl_msg* msg, Objects* objs, const std::string& what);
+  // The link in the answer to a RTM_GETLINK request; nullopt when there is none.
+  Result<std::optional<Link>> link_answer(nl_msg* request, const std::string& what);
   Status simple(nl_msg* msg, const std::string& what) { return exchange(msg, nullptr, what); }
   // A dump request (built afresh by build for each try, owned from then on),
   // repeated when concurrent changes interrupted it.

@@ -62,6 +62,13 @@ CniStatus check_args(const PluginRequest& req, const std::vector<std::string>& k
 // order). NotFound names the type and the dirs; types with '/' are refused.
 Result<std::string> find_plugin(const std::string& type, const std::vector<std::string>& dirs);
 
+// The environment of a plugin call: the caller's variables without CNI_* (a
+// stale CNI_NETNS must not leak into a DEL), PATH kept (a default when
+// missing), then the call's CNI_* variables (those given) and CNI_PATH.
+std::vector<std::string> cni_environment(const std::string& command, const std::string& container_id,
+                                         const std::string& netns, const std::string& ifname,
+                                         const std::string& args, const std::vector<std::string>& path);
+
 // Runs another plugin (an IPAM plugin) with this call's environment, the
 // command given and `config` on stdin. A failure passes its CNI error on
 // intact; success gives its stdout parsed (null when empty).
