@@ -129,7 +129,8 @@ Status CriRuntime::setup_container(const ContainerEntry& e, const SandboxRecord&
   ContainerSpecInput in{r, sandbox, image, cgroups_->has_hugetlb(), own_oom, can_lower};
   DH_TRY(spec, make_container_spec(in));
   DH_TRY(doc, runtime::build_oci_config(spec));
-  DH_CHECK(fs::write_file_atomic(r.dir + "/config.json", doc.dump(), 0600));
+  // The bundle serves the runtime's create; a power loss ends the container anyway.
+  DH_CHECK(fs::write_file_atomic(r.dir + "/config.json", doc.dump(), 0600, fs::Durability::ProcessCrash));
   if (!r.log_path.empty()) {
     auto slash = r.log_path.rfind('/');
     if (slash != std::string::npos && slash > 0) DH_CHECK(fs::make_dirs(r.log_path.substr(0, slash), 0755));

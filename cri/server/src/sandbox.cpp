@@ -236,9 +236,12 @@ Status CriRuntime::write_sandbox_files(const SandboxRecord& r) {
   }
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (!r.ips.empty()) hosts += r.ips.front() + "\t" + hostname + "\n";
-  DH_CHECK(fs::write_file_atomic(r.dir + "/hostname", hostname + "\n", 0644));
-  DH_CHECK(fs::write_file_atomic(r.dir + "/hosts", hosts, 0644));
-  return fs::write_file_atomic(r.dir + "/resolv.conf", resolv_conf(r.config), 0644);
+  // Volatile files of a running pod (the run dir is a tmpfs in production): a
+  // reboot ends the pod, so surviving a crash of ours is enough.
+  constexpr auto kVolatile = fs::Durability::ProcessCrash;
+  DH_CHECK(fs::write_file_atomic(r.dir + "/hostname", hostname + "\n", 0644, kVolatile));
+  DH_CHECK(fs::write_file_atomic(r.dir + "/hosts", hosts, 0644, kVolatile));
+  return fs::write_file_atomic(r.dir + "/resolv.conf", resolv_conf(r.config), 0644, kVolatile);
 }
 
 cni::Attachment CriRuntime::attachment_of(const SandboxRecord& r) {
