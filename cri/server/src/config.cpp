@@ -20,7 +20,8 @@ Flags (override the config file; defaults in brackets):
   --socket PATH            CRI socket, created 0660 [/run/deckhand/cri.sock]
   --state-dir DIR          persistent state [/var/lib/deckhand/cri]
   --run-dir DIR            volatile state [/run/deckhand/cri]
-  --runtime PATH           OCI runtime, runc or crun [runc where found]
+  --runtime PATH           OCI runtime: deckhand-oci, runc or crun
+                           [deckhand-oci beside deckhand-cri, else runc]
   --pause-binary PATH      deckhand-pause [beside deckhand-cri]
   --monitor-binary PATH    deckhand-monitor [beside deckhand-cri]
   --cgroup-root DIR        cgroup mount root [/sys/fs/cgroup]

@@ -66,10 +66,11 @@ Json minimal_config(const std::vector<std::string>& args, const std::string& cgr
 
 }  // namespace
 
-TestBundle::TestBundle(std::vector<std::string> args, const std::function<void(Json&)>& edit)
+TestBundle::TestBundle(std::vector<std::string> args, const std::function<void(Json&)>& edit,
+                       const std::string& runtime_binary)
     : id_(unique_name("dhrt", 40)),
       cgroup_("/deckhand-test-" + id_),
-      runtime_(runtime::OciRuntime::default_binary(), dir_.sub("runc")) {
+      runtime_(runtime_binary, dir_.sub("runc")) {
   make_rootfs(bundle() + "/rootfs");
   Json config = minimal_config(args, cgroup_);
   if (edit) edit(config);
@@ -98,6 +99,10 @@ runtime::MonitorSpec TestBundle::monitor_spec() const {
   s.log_path = log_path();
   s.state_dir = state_dir();
   return s;
+}
+
+std::vector<std::string> oci_runtime_binaries() {
+  return {runtime::OciRuntime::default_binary(), build_path("cri/oci/deckhand-oci")};
 }
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {

@@ -19,8 +19,10 @@ namespace deckhand::test {
 
 class TestBundle {
  public:
-  // args run as the container's process; edit may change the config before it is written.
-  explicit TestBundle(std::vector<std::string> args, const std::function<void(Json&)>& edit = {});
+  // args run as the container's process; edit may change the config before it is written;
+  // runtime_binary is the OCI runtime (runc by default, or deckhand-oci).
+  explicit TestBundle(std::vector<std::string> args, const std::function<void(Json&)>& edit = {},
+                      const std::string& runtime_binary = runtime::OciRuntime::default_binary());
   ~TestBundle();
   TestBundle(const TestBundle&) = delete;
   TestBundle& operator=(const TestBundle&) = delete;
@@ -41,6 +43,9 @@ class TestBundle {
   std::string cgroup_;
   runtime::OciRuntime runtime_;
 };
+
+// The OCI runtimes the lifecycle tests run under: runc and our deckhand-oci.
+std::vector<std::string> oci_runtime_binaries();
 
 // Polls pred every 20 ms until it holds or timeout passes.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));

@@ -1,7 +1,7 @@
-// deckhand-cri end to end over gRPC: pods on our CNI plugins (the first test
-// on Debian's reference plugins, so that deckhand-cri keeps working with
-// them), containers run by runc under deckhand-monitor, logs, exec, stats,
-// and everything gone after removal.
+// deckhand-cri end to end over gRPC: pods on our CNI plugins, containers run
+// by deckhand-oci under deckhand-monitor (the first test on the stock parts
+// instead, Debian's reference CNI plugins and runc, so that deckhand-cri keeps
+// working with them), logs, exec, stats, and everything gone after removal.
 #include <signal.h>
 
 #include <regex>
@@ -55,6 +55,7 @@ void require_nothing_left(CriWorld& w, const std::string& pod_cgroup) {
 TEST_CASE("a pod runs, logs, execs, reports stats, stops and leaves nothing behind") {
   WorldOptions o;
   o.reference_plugins = true;
+  o.runtime = "runc";
   CriWorld w(o);
   w.start();
   auto image = w.import_busybox();
