@@ -92,7 +92,9 @@ Status ContainerMonitor::set_up() {
   DH_TRY(null, fs::open_fd("/dev/null", O_RDWR));
   devnull_ = std::move(null);
   DH_CHECK(log_.open());
-  return fs::write_file_atomic(fs::join(opts_.state_dir, "monitor.pid"), fmt::format("{}\n", ::getpid()));
+  // Our pid means nothing after a reboot: surviving deckhand-cri's crash is enough.
+  return fs::write_file_atomic(fs::join(opts_.state_dir, "monitor.pid"), fmt::format("{}\n", ::getpid()), 0644,
+                               fs::Durability::ProcessCrash);
 }
 
 Status ContainerMonitor::make_output_pipes(UniqueFd& out_w, UniqueFd& err_w) {

@@ -1,4 +1,5 @@
 // Layout detection and the pieces both cgroupfs drivers use.
+#include <cstdio>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -14,7 +15,6 @@
 #include "cgroups_impl.h"
 #include "deckhand/common/fd.h"
 #include "deckhand/common/fs.h"
-#include "deckhand/common/log.h"
 #include "deckhand/common/text.h"
 
 namespace deckhand::runtime {
@@ -139,7 +139,8 @@ Result<uint64_t> read_u64_or_zero(const std::string& dir, const std::string& fil
 CreatedDirs::~CreatedDirs() {
   for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it)
     if (::rmdir(it->c_str()) != 0 && errno != ENOENT)
-      log::get("runtime")->warn("roll back cgroup {}: rmdir: {}", *it, errno_text(errno));
+      // No logger here (one-shot programs link this statically): stderr is the caller's log.
+      std::fprintf(stderr, "warning: roll back cgroup %s: rmdir: %s\n", it->c_str(), errno_text(errno).c_str());
 }
 
 Status make_cgroup_dirs(const std::string& root, const std::string& rel, CreatedDirs& created,
@@ -308,9 +309,7 @@ Result<std::unique_ptr<CgroupDriver>> make_cgroupfs_driver(const CgroupfsLayout&
 
 Result<std::unique_ptr<CgroupDriver>> make_cgroupfs_driver(const std::string& mount_root) {
   DH_TRY(layout, detect_cgroupfs_layout(mount_root));
-  auto d = make_cgroupfs_driver(layout);
-  if (d) log::get("runtime")->debug("cgroup driver {} at {}", (*d)->name(), mount_root);
-  return d;
+  return make_cgroupfs_driver(layout);
 }
 
 }  // namespace deckhand::runtime

@@ -6,7 +6,6 @@
 
 #include "cgroups_impl.h"
 #include "deckhand/common/fs.h"
-#include "deckhand/common/log.h"
 
 namespace deckhand::runtime::cgroups_impl {
 namespace {
@@ -61,11 +60,7 @@ class CgroupfsV1Driver final : public CgroupDriver {
     for (const auto& h : hierarchies_) {
       auto st = remove_cgroup_tree(h + "/" + rel, deadline, layout_.create_files);
       if (st) continue;
-      if (first) {
-        first = st;  // go on: the other hierarchies are still worth cleaning
-      } else {
-        log::get("runtime")->debug("remove cgroup {}: {}", path, st.error().message);
-      }
+      if (first) first = st;  // go on: the other hierarchies are still worth cleaning; report the first
     }
     return first;
   }
@@ -146,10 +141,7 @@ class CgroupfsV1Driver final : public CgroupDriver {
     auto d = dir_of("hugetlb", rel);
     for (const auto& [size, limit] : r.hugepage_limits) {
       if (limit == 0) continue;
-      if (!d) {
-        log::get("runtime")->debug("cgroup {}: no hugetlb controller, {} limit dropped", rel, size);
-        continue;
-      }
+      if (!d) continue;  // no hugetlb controller: the limit is dropped (has_hugetlb() says so)
       DH_CHECK(write(*d, "hugetlb." + size + ".limit_in_bytes", std::to_string(limit)));
     }
     return {};

@@ -5,7 +5,6 @@
 
 #include "cgroups_impl.h"
 #include "deckhand/common/fs.h"
-#include "deckhand/common/log.h"
 
 namespace deckhand::runtime::cgroups_impl {
 namespace {
@@ -106,9 +105,8 @@ class CgroupfsV2Driver final : public CgroupDriver {
       std::string name(c);
       if (!avail.count(name) || enabled.count(name)) continue;
       auto st = write_control(parent, "cgroup.subtree_control", "+" + name, layout_.create_files);
-      if (!st) {
-        log::get("runtime")->debug("enable {} below {}: {}", name, parent, st.error().message);
-      } else if (layout_.create_files) {
+      // A controller that cannot be enabled shows when its files are written.
+      if (st && layout_.create_files) {
         enabled.insert(name);  // a plain file keeps only the last write: keep the whole list
         std::string all;
         for (const auto& e : enabled) all += (all.empty() ? "" : " ") + e;
@@ -146,10 +144,7 @@ class CgroupfsV2Driver final : public CgroupDriver {
     if (r.pids_limit != 0) DH_CHECK(write(d, "pids.max", r.pids_limit < 0 ? "max" : std::to_string(r.pids_limit)));
     for (const auto& [size, limit] : r.hugepage_limits) {
       if (limit == 0) continue;
-      if (!hugetlb_) {
-        log::get("runtime")->debug("cgroup {}: hugetlb not usable, {} limit dropped", d, size);
-        continue;
-      }
+      if (!hugetlb_) continue;  // hugetlb not usable: the limit is dropped (has_hugetlb() says so)
       DH_CHECK(write(d, "hugetlb." + size + ".max", std::to_string(limit)));
     }
     return apply_unified(d, r);

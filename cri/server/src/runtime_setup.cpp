@@ -52,6 +52,7 @@ Result<std::unique_ptr<CriRuntime>> CriRuntime::create(const CriConfig& config) 
   rt->images_ = std::move(store);
   rt->puller_ = images::ImagePuller::create(*rt->images_, c.registry);
   DH_TRY(cg, runtime::make_cgroupfs_driver(c.cgroup_root));
+  logger()->debug("cgroup driver {} at {}", cg->name(), c.cgroup_root);
   rt->cgroups_ = std::move(cg);
   // Our own OCI runtime where it is installed beside us (a few ms per
   // container instead of runc's tens), else runc or crun from PATH.
