@@ -48,6 +48,40 @@ Status check_not_stopped() {
   return {};
 }
 
+namespace {
+
+// Total and idle jiffies of all CPUs (first line of /proc/stat).
+std::pair<uint64_t, uint64_t> cpu_jiffies() {
+  auto stat = fs::read_file("/proc/stat");
+  if (!stat) return {0, 0};
+  std::istringstream in(stat->substr(0, stat->find('\n')));
+  std::string cpu;
+  in >> cpu;
+  uint64_t v = 0, total = 0, idle = 0;
+  for (int i = 0; in >> v; ++i) {
+    total += v;
+    if (i == 3 || i == 4) idle += v;  // idle, iowait
+  }
+  return {total, idle};
+}
+
+}  // namespace
+
+bool wait_for_quiet_machine(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int quiet_windows = 0;
+  auto [total0, idle0] = cpu_jiffies();
+  while (std::chrono::steady_clock::now() < deadline && !stop_requested()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto [total1, idle1] = cpu_jiffies();
+    double idle = total1 > total0 ? double(idle1 - idle0) / double(total1 - total0) : 0;
+    total0 = total1, idle0 = idle1;
+    quiet_windows = idle >= 0.97 ? quiet_windows + 1 : 0;
+    if (quiet_windows >= 4) return true;  // a quiet second
+  }
+  return false;
+}
+
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

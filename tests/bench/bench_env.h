@@ -29,6 +29,12 @@ Status check_not_stopped();
 // Sleeps in small steps until pred() holds, the timeout passes or a stop is requested.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
+// Waits (up to timeout) until the machine is quiet: the CPUs at least 97%
+// idle for a second. After many pods go, the kernel tears their network
+// namespaces down for seconds in the background, which would slow down
+// whatever is measured next. False when it did not go quiet in time.
+bool wait_for_quiet_machine(std::chrono::milliseconds timeout);
+
 // mkdtemp under $TMPDIR or /tmp; on destruction unmounts whatever is still
 // mounted below it (deepest first) and removes it.
 class TempRoot {

@@ -189,6 +189,8 @@ Status run(const Options& o) {
       DH_TRY(p, netns.add(fmt::format("dhb{}-{}-{}", tag, k, i)));
       paths[k].push_back(p);
     }
+  if (!wait_for_quiet_machine(std::chrono::seconds(60)))
+    std::printf("note: the machine did not go quiet before the run\n");
   std::printf("deckhand-cni-bench: %d namespaces per plugin set, interleaved\n", o.namespaces);
   // Interleaved, so that both sets see the same machine load.
   for (int i = 0; i < o.namespaces; ++i)
