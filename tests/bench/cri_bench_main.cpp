@@ -158,11 +158,16 @@ int run(const BenchOptions& o) {
     report.notes.push_back("FAILED: " + one_line(st.error().message, 2000));
   };
   // Each runtime starts on a machine that has finished tearing down what ran before.
-  if (!wait_for_quiet_machine(std::chrono::seconds(60))) report.notes.push_back("note: the machine did not go quiet before this runtime's run");
+  auto settle = [&] {
+    if (!wait_for_quiet_machine(std::chrono::seconds(60)))
+      report.notes.push_back("note: the machine did not go quiet before a runtime's run");
+  };
+  settle();
   note_failure(run_deckhand(o, *paths, *root, cgroups.path(), report));
-  if (o.containerd && !stop_requested())
-    if (!wait_for_quiet_machine(std::chrono::seconds(60))) report.notes.push_back("note: the machine did not go quiet before this runtime's run");
+  if (o.containerd && !stop_requested()) {
+    settle();
     note_failure(run_containerd(o, *paths, *root, cgroups.path(), report));
+  }
   keep_logs(o, *root);
   if (stop_requested()) {
     std::fprintf(stderr, "deckhand-cri-bench: interrupted; cleaning up\n");

@@ -117,12 +117,15 @@ bool join_cgroups(const ChildPlan& p) {
   if (::setsid() < 0) fail_child(p, SpawnStep::Setsid);
   if (!join_cgroups(p)) fail_child(p, SpawnStep::JoinCgroup);
   if (p.unshare_flags && ::unshare(p.unshare_flags) != 0) fail_child(p, SpawnStep::Unshare);
-  // A raw clone, like fork but without glibc's atfork handlers, which are not
-  // safe in the child of a threaded process.
-  long pid = ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  // vfork: the program's process borrows our memory until it execs, so the
+  // copy of deckhand-cri's page tables that a fork would make is saved (we
+  // are a copy of deckhand-cri). It makes only syscalls before exec, and
+  // changes p, so keep what we need afterwards in our own locals.
+  const int report_fd = p.report_fd;
+  pid_t pid = ::vfork();
   if (pid < 0) fail_child(p, SpawnStep::Fork);
   if (pid == 0) run_program(p);
-  report(p.report_fd, SpawnStep::Ok, 0, static_cast<pid_t>(pid));
+  report(report_fd, SpawnStep::Ok, 0, pid);
   ::_exit(0);
 }
 
