@@ -1,5 +1,7 @@
 #include "test_env.h"
 
+#include <thread>
+
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -60,5 +62,26 @@ std::string cni_plugin_path() {
          build_path("cni-plugins/loopback");
 }
 std::string source_path(const std::string& rel) { return env_or("DECKHAND_SOURCE_ROOT", ".") + "/" + rel; }
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+std::vector<pid_t> processes_with(const std::string& needle) {
+  std::vector<pid_t> found;
+  auto names = fs::list_dir("/proc");
+  if (!names) return found;
+  for (auto& name : *names) {
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto cmdline = fs::read_file("/proc/" + name + "/cmdline");
+    if (cmdline && cmdline->find(needle) != std::string::npos) found.push_back(static_cast<pid_t>(std::atoi(name.c_str())));
+  }
+  return found;
+}
 
 }  // namespace deckhand::test

@@ -3,7 +3,12 @@
 // earlier run left), and the way root-only tests skip.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
+#include <vector>
+
+#include <sys/types.h>
 
 namespace deckhand::test {
 
@@ -33,5 +38,11 @@ std::string build_path(const std::string& rel);
 // The build dirs of our CNI plugins (deckhand-bridge, -host-local, -loopback), as a CNI_PATH.
 std::string cni_plugin_path();
 std::string source_path(const std::string& rel);
+
+// Polls pred every 10 ms until it holds (true) or timeout passes (false).
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Pids of the processes whose command line contains needle.
+std::vector<pid_t> processes_with(const std::string& needle);
 
 }  // namespace deckhand::test

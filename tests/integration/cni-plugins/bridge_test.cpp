@@ -238,17 +238,6 @@ Json with_prev(Json conf, const Json& prev) {
   return conf;
 }
 
-// Polls cond until it holds or the deadline passes.
-template <typename F>
-bool eventually(F cond, std::chrono::milliseconds deadline = 10s) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST_CASE("two pods on one bridge reach each other and the gateway; DEL cleans up and keeps the bridge") {
@@ -556,7 +545,7 @@ TEST_CASE("a plugin killed half-way is cleaned up by DEL with the same container
   in->write.reset();
 
   // The veth exists and the lease is taken: now kill the plugin.
-  REQUIRE_MESSAGE(eventually([&] { return fs::exists(mark); }, 30s), "the IPAM plugin never ran");
+  REQUIRE_MESSAGE(test::eventually([&] { return fs::exists(mark); }, 30s), "the IPAM plugin never ran");
   CHECK(w.leases().size() == 1);
   auto ports = w.ports();
   REQUIRE(ports.size() == 1);
@@ -592,7 +581,7 @@ TEST_CASE("DEL after the netns is gone still releases the lease") {
   CHECK_MESSAGE(d.rc == 0, d.dump());
   CHECK(w.leases().empty());
   // The kernel takes the veth pair along with the namespace, shortly after.
-  CHECK(eventually([&] { return !host_has_link(veth); }));
+  CHECK(test::eventually([&] { return !host_has_link(veth); }));
 }
 
 TEST_CASE("dual stack without a gateway: IPv6 addresses usable at once, pods ping over both families") {

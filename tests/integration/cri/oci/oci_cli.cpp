@@ -144,15 +144,6 @@ std::string OciBundle::status() {
 std::string OciBundle::out() const { return fs::read_file(out_file()).value_or(""); }
 std::string OciBundle::err() const { return fs::read_file(err_file()).value_or(""); }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path) {
   std::vector<std::string> left;
   auto controllers = fs::list_dir("/sys/fs/cgroup");
@@ -177,18 +168,6 @@ std::vector<std::string> mounts_with(const std::string& needle) {
     pos = end + 1;
   }
   return out;
-}
-
-std::vector<pid_t> processes_with(const std::string& needle) {
-  std::vector<pid_t> found;
-  auto names = fs::list_dir("/proc");
-  if (!names) return found;
-  for (auto& name : *names) {
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    auto cmdline = fs::read_file("/proc/" + name + "/cmdline");
-    if (cmdline && cmdline->find(needle) != std::string::npos) found.push_back(std::atoi(name.c_str()));
-  }
-  return found;
 }
 
 }  // namespace deckhand::test

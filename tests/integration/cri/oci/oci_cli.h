@@ -62,13 +62,10 @@ class OciBundle {
   runtime::OciRuntime runtime_;
 };
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Host directories of cgroup_path in any v1 hierarchy or the unified one.
 std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path);
 // Lines of our mountinfo that mention needle.
 std::vector<std::string> mounts_with(const std::string& needle);
-// Pids of processes whose command line contains needle.
-std::vector<pid_t> processes_with(const std::string& needle);
 
 }  // namespace deckhand::test

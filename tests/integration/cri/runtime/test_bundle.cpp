@@ -105,15 +105,6 @@ std::vector<std::string> oci_runtime_binaries() {
   return {runtime::OciRuntime::default_binary(), build_path("cri/oci/deckhand-oci")};
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 std::optional<runtime::ExitRecord> wait_exit(const std::string& state_dir, std::chrono::milliseconds timeout) {
   std::optional<runtime::ExitRecord> rec;
   eventually(
@@ -135,18 +126,6 @@ std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path) {
     if (fs::exists(dir)) left.push_back(dir);
   }
   return left;
-}
-
-std::vector<pid_t> processes_with(const std::string& needle) {
-  std::vector<pid_t> found;
-  auto names = fs::list_dir("/proc");
-  if (!names) return found;
-  for (auto& name : *names) {
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    auto cmdline = fs::read_file("/proc/" + name + "/cmdline");
-    if (cmdline && cmdline->find(needle) != std::string::npos) found.push_back(std::stoi(name));
-  }
-  return found;
 }
 
 KillOnExit::~KillOnExit() {

@@ -47,8 +47,6 @@ class TestBundle {
 // The OCI runtimes the lifecycle tests run under: runc and our deckhand-oci.
 std::vector<std::string> oci_runtime_binaries();
 
-// Polls pred every 20 ms until it holds or timeout passes.
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Waits for the exit record of the container monitored in state_dir.
 std::optional<runtime::ExitRecord> wait_exit(const std::string& state_dir,
@@ -57,8 +55,6 @@ std::optional<runtime::ExitRecord> wait_exit(const std::string& state_dir,
 // v1 controllers mounted on this host under /sys/fs/cgroup that hold cgroup_path.
 std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path);
 
-// Pids of processes whose command line contains needle.
-std::vector<pid_t> processes_with(const std::string& needle);
 
 // SIGKILLs pid when it goes out of scope unless it already exited.
 struct KillOnExit {

@@ -18,15 +18,6 @@
 
 namespace deckhand::test {
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
 CriWorld::CriWorld(WorldOptions opts) : opts_(std::move(opts)), dir_("deckhand-cri") {
   unsigned n = static_cast<unsigned>(::getpid()) * 7 + static_cast<unsigned>(std::hash<std::string>{}(dir_.path()));
   bridge_ = unique_name("dhcri", 15);

@@ -68,7 +68,5 @@ class CriWorld {
   std::unique_ptr<cri::CriClient> client_;
 };
 
-// Polls pred every few ms until it holds or timeout passes.
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace deckhand::test
