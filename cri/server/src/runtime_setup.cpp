@@ -120,7 +120,9 @@ v1::StatusResponse CriRuntime::status(bool verbose) {
   rc->set_status(true);
   auto* nc = resp.mutable_status()->add_conditions();
   nc->set_type("NetworkReady");
-  auto ready = cni_->ready();
+  // STATUS to the plugins for 1.1.0 conflists (they say whether they can take
+  // pods, e.g. their IPAM store is writable); only the config and binaries before.
+  auto ready = cni_->status();
   nc->set_status(bool(ready));
   if (!ready) {
     nc->set_reason("NetworkPluginNotReady");

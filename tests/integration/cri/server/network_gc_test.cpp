@@ -85,3 +85,27 @@ TEST_CASE("with a 1.0.0 conflist, start releases through DEL the network of sand
   REQUIRE(pods->size() == 1);
   CHECK(pods->front().id() == *keep);
 }
+
+TEST_CASE("with a 1.1.0 conflist, NetworkReady follows the plugins' STATUS") {
+  WorldOptions o;
+  o.cni_version = "1.1.0";
+  CriWorld w(o);
+  w.start();
+  auto network_ready = [&]() -> std::pair<bool, std::string> {
+    auto st = w.client().status(false);
+    REQUIRE(st);
+    for (const auto& c : st->status().conditions())
+      if (c.type() == "NetworkReady") return {c.status(), c.message()};
+    FAIL("no NetworkReady condition");
+    return {false, ""};
+  };
+  CHECK(network_ready().first);
+  // host-local cannot keep leases where its store should be: a file there.
+  (void)fs::remove_all(w.ipam_dir());
+  REQUIRE(fs::write_file_atomic(w.ipam_dir(), "not a directory"));
+  auto [ready, message] = network_ready();
+  CHECK(!ready);
+  CHECK_MESSAGE(message.find("STATUS") != std::string::npos, message);
+  REQUIRE(::unlink(w.ipam_dir().c_str()) == 0);
+  CHECK(network_ready().first);
+}
