@@ -72,6 +72,15 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
   }
 }
 
+std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path) {
+  std::vector<std::string> left;
+  for (auto& c : fs::list_dir("/sys/fs/cgroup").value_or(std::vector<std::string>{})) {
+    std::string dir = "/sys/fs/cgroup/" + c + cgroup_path;
+    if (fs::exists(dir)) left.push_back(dir);
+  }
+  return left;
+}
+
 std::vector<pid_t> processes_with(const std::string& needle) {
   std::vector<pid_t> found;
   auto names = fs::list_dir("/proc");

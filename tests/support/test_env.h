@@ -42,6 +42,10 @@ std::string source_path(const std::string& rel);
 // Polls pred every 10 ms until it holds (true) or timeout passes (false).
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// The directories of cgroup_path ("/deckhand-test/x") that still exist, one
+// per hierarchy under /sys/fs/cgroup.
+std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path);
+
 // Pids of the processes whose command line contains needle.
 std::vector<pid_t> processes_with(const std::string& needle);
 

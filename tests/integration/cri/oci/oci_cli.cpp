@@ -144,17 +144,6 @@ std::string OciBundle::status() {
 std::string OciBundle::out() const { return fs::read_file(out_file()).value_or(""); }
 std::string OciBundle::err() const { return fs::read_file(err_file()).value_or(""); }
 
-std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path) {
-  std::vector<std::string> left;
-  auto controllers = fs::list_dir("/sys/fs/cgroup");
-  if (!controllers) return left;
-  for (auto& c : *controllers) {
-    std::string dir = "/sys/fs/cgroup/" + c + cgroup_path;
-    if (fs::exists(dir)) left.push_back(dir);
-  }
-  return left;
-}
-
 std::vector<std::string> mounts_with(const std::string& needle) {
   std::vector<std::string> out;
   auto text = fs::read_file("/proc/self/mountinfo");

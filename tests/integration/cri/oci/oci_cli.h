@@ -63,8 +63,6 @@ class OciBundle {
 };
 
 
-// Host directories of cgroup_path in any v1 hierarchy or the unified one.
-std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path);
 // Lines of our mountinfo that mention needle.
 std::vector<std::string> mounts_with(const std::string& needle);
 

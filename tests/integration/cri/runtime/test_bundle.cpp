@@ -117,17 +117,6 @@ std::optional<runtime::ExitRecord> wait_exit(const std::string& state_dir, std::
   return rec;
 }
 
-std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path) {
-  std::vector<std::string> left;
-  auto controllers = fs::list_dir("/sys/fs/cgroup");
-  if (!controllers) return left;
-  for (auto& c : *controllers) {
-    std::string dir = "/sys/fs/cgroup/" + c + cgroup_path;
-    if (fs::exists(dir)) left.push_back(dir);
-  }
-  return left;
-}
-
 KillOnExit::~KillOnExit() {
   if (pid > 0 && process_matches(pid, start_time)) ::kill(pid, SIGKILL);
 }

@@ -52,8 +52,6 @@ std::vector<std::string> oci_runtime_binaries();
 std::optional<runtime::ExitRecord> wait_exit(const std::string& state_dir,
                                              std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
-// v1 controllers mounted on this host under /sys/fs/cgroup that hold cgroup_path.
-std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path);
 
 
 // SIGKILLs pid when it goes out of scope unless it already exited.
