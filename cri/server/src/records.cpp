@@ -191,7 +191,10 @@ Status RecordStore<Record>::persist(const EntryPtr& e) {
     text = to_json(e->record).dump();
     id = e->record.id;
   }
-  return fs::write_file_atomic(path(id), text, 0600);
+  // A record reaches the disk when it is added (add() syncs it); its later
+  // states need to survive only a crash of ours: a power loss ends every pod
+  // and container anyway, and start-up then cleans up from what was added.
+  return fs::write_file_atomic(path(id), text, 0600, fs::Durability::ProcessCrash);
 }
 
 template <typename Record>

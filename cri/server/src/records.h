@@ -93,7 +93,8 @@ class RecordStore {
 
   // Adds a new record and writes it to disk.
   Result<EntryPtr> add(const Record& r);
-  // Writes the entry's current record (call with its data lock not held).
+  // Writes the entry's current record (call with its data lock not held);
+  // unlike add(), without fsync: it survives our crash, not a power loss.
   Status persist(const EntryPtr& e);
   Status erase(const std::string& id);
 
