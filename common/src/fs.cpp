@@ -21,18 +21,22 @@ Result<UniqueFd> open_fd(const std::string& path, int flags, mode_t mode) {
 
 Result<std::string> read_file(const std::string& path) {
   DH_TRY(fd, open_fd(path, O_RDONLY));
+  return read_all(fd.get(), path);
+}
+
+Result<std::string> read_all(int fd, const std::string& what, size_t max_size) {
   std::string out;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return sys_fail("read {}", path);
+      return sys_fail("read {}", what);
     }
-    if (n == 0) break;
+    if (n == 0) return out;
     out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_size) return fail(ErrorKind::InvalidArgument, "{} is larger than {} bytes", what, max_size);
   }
-  return out;
 }
 
 Status write_all(int fd, std::string_view data, const std::string& path) {

@@ -5,30 +5,10 @@
 
 #include <cerrno>
 
+#include "deckhand/common/fs.h"
+
 namespace deckhand::oci {
 namespace {
-
-void write_whole(int fd, const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
-
-Result<std::string> read_to_eof(int fd, const std::string& what) {
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_fail("read from {}", what);
-    if (n == 0) return text;
-    text.append(buf, static_cast<size_t>(n));
-  }
-}
 
 Status as_status(const std::string& text, bool silence_is_success, const std::string& what) {
   if (text == kReady || (text.empty() && silence_is_success)) return {};
@@ -38,17 +18,18 @@ Status as_status(const std::string& text, bool silence_is_success, const std::st
 
 }  // namespace
 
-void send_ready(int fd) { write_whole(fd, kReady); }
+// The reader learns of a failed write by EOF without "ready": nothing to report here.
+void send_ready(int fd) { (void)fs::write_all(fd, kReady, "setup pipe"); }
 
-void send_error(int fd, const Error& e) { write_whole(fd, "error " + e.message); }
+void send_error(int fd, const Error& e) { (void)fs::write_all(fd, "error " + e.message, "setup pipe"); }
 
 Status receive_result(int fd, const std::string& what) {
-  DH_TRY(text, read_to_eof(fd, what));
+  DH_TRY(text, fs::read_all(fd, what));
   return as_status(text, false, what);
 }
 
 Status receive_exec_result(int fd, const std::string& what) {
-  DH_TRY(text, read_to_eof(fd, what));
+  DH_TRY(text, fs::read_all(fd, what));
   return as_status(text, true, what);
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "deckhand/common/fd.h"
+#include "deckhand/common/fs.h"
 #include "deckhand/common/text.h"
 #include "deckhand/runtime/oci_spec.h"
 
@@ -41,19 +42,6 @@ std::optional<uint32_t> parse_id(std::string_view s) {
   return v;
 }
 
-Result<std::string> read_fd(int fd, const std::string& what) {
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_fail("read {}", what);
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxDbSize) return fail(ErrorKind::InvalidArgument, "{} is larger than {} bytes", what, kMaxDbSize);
-  }
-}
-
 // The content of rel inside root, or nullopt when it does not exist there.
 Result<std::optional<std::string>> read_in_root(int root_fd, const std::string& rootfs, const char* rel) {
   std::string what = rootfs + "/" + rel;
@@ -68,7 +56,7 @@ Result<std::optional<std::string>> read_in_root(int root_fd, const std::string& 
   struct stat st {};
   if (::fstat(file.get(), &st) != 0) return sys_fail("stat {}", what);
   if (!S_ISREG(st.st_mode)) return fail(ErrorKind::InvalidArgument, "{} is not a regular file", what);
-  DH_TRY(text, read_fd(file.get(), what));
+  DH_TRY(text, fs::read_all(file.get(), what, kMaxDbSize));
   return std::optional<std::string>(std::move(text));
 }
 

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,9 @@
 namespace deckhand::fs {
 
 Result<std::string> read_file(const std::string& path);
+// Everything fd gives until EOF (what names it in errors); more than max_size
+// bytes is an InvalidArgument error.
+Result<std::string> read_all(int fd, const std::string& what, size_t max_size = SIZE_MAX);
 
 // How far a write must survive: a crash of the writing process only, or a
 // power loss too (the fsyncs cost ~1 ms here). State that a reboot makes moot
