@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -195,6 +196,16 @@ bool process_matches(pid_t pid, uint64_t start_time) {
   if (!status) return false;
   auto close = status->rfind(')');
   return close != std::string::npos && close + 2 < status->size() && (*status)[close + 2] != 'Z';
+}
+
+sigset_t block_termination_signals() {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return sigs;
 }
 
 }  // namespace deckhand

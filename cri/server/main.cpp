@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "deckhand/common/process.h"
 #include "deckhand/cri_server/cri_server.h"
 
 int main(int argc, char** argv) {
@@ -17,13 +18,8 @@ int main(int argc, char** argv) {
     std::fputs(deckhand::cri::usage(), stdout);
     return 0;
   }
-  // Block the signals before gRPC starts its threads, so only our waiter sees them.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before gRPC starts its threads, so that only our waiter sees the signals.
+  sigset_t sigs = deckhand::block_termination_signals();
 
   auto server = deckhand::cri::CriServer::start(*config);
   if (!server) {

@@ -1,13 +1,13 @@
 #include "test_env.h"
 
-#include <thread>
-
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <thread>
 
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -91,6 +91,24 @@ std::vector<pid_t> processes_with(const std::string& needle) {
     if (cmdline && cmdline->find(needle) != std::string::npos) found.push_back(static_cast<pid_t>(std::atoi(name.c_str())));
   }
   return found;
+}
+
+pid_t start_daemon(const std::vector<std::string>& args, const std::string& stdout_path,
+                   const std::string& stderr_path) {
+  // Everything the child needs is made before fork: only async-signal-safe calls after it.
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  int out = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int err = stderr_path == stdout_path ? out : ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (out < 0 || err < 0) ::_exit(126);
+  ::dup2(out, 1);
+  ::dup2(err, 2);
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
 }
 
 }  // namespace deckhand::test

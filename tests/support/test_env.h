@@ -46,6 +46,12 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 // per hierarchy under /sys/fs/cgroup.
 std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path);
 
+// Starts a daemon under test: argv[0] is its path; stdout and stderr are
+// appended to the given files (they may be the same). Returns its pid; the
+// caller stops and reaps it.
+pid_t start_daemon(const std::vector<std::string>& argv, const std::string& stdout_path,
+                   const std::string& stderr_path);
+
 // Pids of the processes whose command line contains needle.
 std::vector<pid_t> processes_with(const std::string& needle);
 

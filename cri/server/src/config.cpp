@@ -2,9 +2,9 @@
 
 #include <cstring>
 
-#include <toml++/toml.h>
 
 #include "deckhand/common/fs.h"
+#include "deckhand/common/toml_config.h"
 #include "deckhand/common/text.h"
 
 namespace deckhand::cri {
@@ -40,44 +40,26 @@ insecure, ca_file, username, password.
 )";
 }
 
-namespace {
-
-// Reads a string key into dst; a key of another type is an error.
-Status read_string(const toml::table& t, const char* key, std::string& dst, const std::string& origin) {
-  auto node = t[key];
-  if (!node) return {};
-  auto v = node.value<std::string>();
-  if (!v) return fail(ErrorKind::InvalidArgument, "{}: key '{}' must be a string", origin, key);
-  dst = *v;
-  return {};
-}
-
-}  // namespace
 
 Status apply_toml(const std::string& text, const std::string& origin, CriConfig& c) {
-  toml::table t;
-  try {
-    t = toml::parse(text, origin);
-  } catch (const toml::parse_error& e) {
-    return fail(ErrorKind::InvalidArgument, "{}: line {}: {}", origin, e.source().begin.line, e.description());
-  }
-  DH_CHECK(read_string(t, "socket", c.socket, origin));
-  DH_CHECK(read_string(t, "state_dir", c.state_dir, origin));
-  DH_CHECK(read_string(t, "run_dir", c.run_dir, origin));
-  DH_CHECK(read_string(t, "runtime", c.runtime_binary, origin));
-  DH_CHECK(read_string(t, "pause_binary", c.pause_binary, origin));
-  DH_CHECK(read_string(t, "monitor_binary", c.monitor_binary, origin));
-  DH_CHECK(read_string(t, "cgroup_root", c.cgroup_root, origin));
-  DH_CHECK(read_string(t, "cgroup_parent", c.default_cgroup_parent, origin));
-  DH_CHECK(read_string(t, "log_level", c.log_level, origin));
+  DH_TRY(t, parse_toml(text, origin));
+  DH_CHECK(read_toml_string(t, "socket", c.socket, origin));
+  DH_CHECK(read_toml_string(t, "state_dir", c.state_dir, origin));
+  DH_CHECK(read_toml_string(t, "run_dir", c.run_dir, origin));
+  DH_CHECK(read_toml_string(t, "runtime", c.runtime_binary, origin));
+  DH_CHECK(read_toml_string(t, "pause_binary", c.pause_binary, origin));
+  DH_CHECK(read_toml_string(t, "monitor_binary", c.monitor_binary, origin));
+  DH_CHECK(read_toml_string(t, "cgroup_root", c.cgroup_root, origin));
+  DH_CHECK(read_toml_string(t, "cgroup_parent", c.default_cgroup_parent, origin));
+  DH_CHECK(read_toml_string(t, "log_level", c.log_level, origin));
   if (auto g = t["kill_grace_ms"]) {
     auto v = g.value<int64_t>();
     if (!v || *v < 0) return fail(ErrorKind::InvalidArgument, "{}: kill_grace_ms must be a non-negative integer", origin);
     c.kill_grace = std::chrono::milliseconds(*v);
   }
   if (auto cni = t["cni"].as_table()) {
-    DH_CHECK(read_string(*cni, "conf_dir", c.cni.conf_dir, origin));
-    DH_CHECK(read_string(*cni, "cache_dir", c.cni.cache_dir, origin));
+    DH_CHECK(read_toml_string(*cni, "conf_dir", c.cni.conf_dir, origin));
+    DH_CHECK(read_toml_string(*cni, "cache_dir", c.cni.cache_dir, origin));
     if (auto dirs = (*cni)["bin_dirs"].as_array()) {
       c.cni.bin_dirs.clear();
       for (auto& d : *dirs) {

@@ -2,6 +2,7 @@
 // and runtime binaries), and an owned child handle that kills and reaps.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -61,6 +62,12 @@ class ChildProcess {
  private:
   pid_t pid_ = -1;
 };
+
+// For daemons, before they start threads: blocks SIGTERM and SIGINT in the
+// calling thread (threads started later inherit that), so that one thread can
+// sigwait() on the returned set; and ignores SIGPIPE (a client that went away
+// is an error value on write, not a death).
+sigset_t block_termination_signals();
 
 // Start time of a process in clock ticks since boot (field 22 of
 // /proc/<pid>/stat); together with the pid it names a process across pid reuse.

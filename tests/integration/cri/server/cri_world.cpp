@@ -68,19 +68,8 @@ void CriWorld::start() {
   if (!opts_.runtime.empty()) args.insert(args.end(), {"--runtime", opts_.runtime});
   // The config file given does not exist: point at an empty one instead.
   REQUIRE(fs::write_file_atomic(dir_.sub("no-config.toml.absent"), ""));
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    int log = ::open(dir_.sub("daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  daemon_ = pid;
+  daemon_ = start_daemon(args, dir_.sub("daemon.log"), dir_.sub("daemon.log"));
+  REQUIRE(daemon_ > 0);
   bool exited = false;
   bool up = eventually([&] {
     if (::waitpid(daemon_, nullptr, WNOHANG) == daemon_) exited = true;
