@@ -90,22 +90,6 @@ Status expect_success(const Result<HttpReply>& reply, std::string_view what) {
   return {};
 }
 
-std::string base64(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < data.size(); i += 3) {
-    uint32_t n = uint32_t(uint8_t(data[i])) << 16;
-    if (i + 1 < data.size()) n |= uint32_t(uint8_t(data[i + 1])) << 8;
-    if (i + 2 < data.size()) n |= uint32_t(uint8_t(data[i + 2]));
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < data.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < data.size() ? kAlphabet[n & 63] : '=';
-  }
-  return out;
-}
-
 Result<double> run_concurrently(int clients, int count, const TlsFiles& tls, const RequestFn& warm_up,
                                 const RequestFn& request) {
   std::atomic<int> next{0};

@@ -57,7 +57,6 @@ class HttpClient {
 // Fails unless the reply has a 2xx status (the message quotes the body).
 Status expect_success(const Result<HttpReply>& reply, std::string_view what);
 
-std::string base64(std::string_view data);
 
 // `count` requests from `clients` threads, each with its own connection,
 // which first calls warm_up (connects, handshakes) and then, once all are

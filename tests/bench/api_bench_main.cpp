@@ -25,6 +25,7 @@
 #include "api_bench_watch.h"
 #include "bench_env.h"
 #include "bench_stats.h"
+#include "deckhand/common/base64.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/json.h"
 #include "deckhand/common/text.h"
@@ -169,7 +170,7 @@ struct EtcdTarget {
   std::string value_b64;
   static std::string key(const std::string& ns, const std::string& name) { return "/registry/pods/" + ns + "/" + name; }
   Status put(HttpClient& c, const std::string& k) const {
-    return expect_success(c.post(server.base_url + "/v3/kv/put", Json{{"key", base64(k)}, {"value", value_b64}}.dump()),
+    return expect_success(c.post(server.base_url + "/v3/kv/put", Json{{"key", base64_encode(k)}, {"value", value_b64}}.dump()),
                           "etcd put " + k);
   }
 };
@@ -261,7 +262,7 @@ Status api_fanout(const Options& o, ApiTarget& api, HttpClient& c, Figures& f) {
 }
 
 Result<long long> etcd_revision(EtcdTarget& etcd, HttpClient& c) {
-  auto reply = c.post(etcd.server.base_url + "/v3/kv/range", Json{{"key", base64("/registry/none")}}.dump());
+  auto reply = c.post(etcd.server.base_url + "/v3/kv/range", Json{{"key", base64_encode("/registry/none")}}.dump());
   DH_CHECK(expect_success(reply, "etcd range"));
   DH_TRY(j, parse_json(reply->body, "etcd range answer"));
   if (!j.contains("header") || !j["header"].contains("revision") || !j["header"]["revision"].is_string())
@@ -275,7 +276,7 @@ Status etcd_fanout(const Options& o, EtcdTarget& etcd, HttpClient& c, Figures& f
   WatchProtocol p;
   p.url = etcd.server.base_url + "/v3/watch";
   p.post_body = Json{{"create_request",
-                      {{"key", base64(prefix)}, {"range_end", base64(prefix_end(prefix))}, {"start_revision", rev + 1}}}}
+                      {{"key", base64_encode(prefix)}, {"range_end", base64_encode(prefix_end(prefix))}, {"start_revision", rev + 1}}}}
                     .dump();
   p.events_in = [](std::string_view line) {
     if (line.find("\"canceled\":true") != std::string_view::npos || line.rfind("{\"error\"", 0) == 0) return -1;
@@ -319,7 +320,7 @@ Status etcd_list(const Options& o, EtcdTarget& etcd, HttpClient& c, Figures& f) 
   DH_TRY(seconds, etcd_concurrent_puts(o, etcd, "bench-list", "list", o.list_size));
   (void)seconds;
   std::string prefix = "/registry/pods/bench-list/";
-  std::string body = Json{{"key", base64(prefix)}, {"range_end", base64(prefix_end(prefix))}}.dump();
+  std::string body = Json{{"key", base64_encode(prefix)}, {"range_end", base64_encode(prefix_end(prefix))}}.dump();
   auto count = [](const Json& j) {
     return j.contains("count") && j["count"].is_string() ? size_t(std::atoll(j["count"].get<std::string>().c_str())) : 0;
   };
@@ -423,7 +424,7 @@ Status run(const Options& o) {
   std::optional<EtcdTarget> etcd;
   std::optional<HttpClient> etcd_client;
   if (etcd_server) {
-    etcd.emplace(EtcdTarget{*etcd_server, base64(stored->body)});
+    etcd.emplace(EtcdTarget{*etcd_server, base64_encode(stored->body)});
     DH_TRY(c, HttpClient::make({}));
     etcd_client.emplace(std::move(c));
   }

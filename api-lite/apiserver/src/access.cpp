@@ -63,10 +63,11 @@ void collect_refs(const Json& spec, const std::string& kind, std::vector<std::st
 bool referenced_by_node_pod(WatchCache& cache, const std::string& node, const std::string& kind,
                             const std::string& ns, const std::string& name) {
   const ResourceInfo* pods = find_resource("", "v1", "pods");
-  for (const auto& [key, pod] : cache.list(pods->key_prefix() + ns + "/").items) {
-    if (!pod_on_node(*pod, node) || !pod->contains("spec")) continue;
+  for (const auto& item : cache.list(pods->key_prefix() + ns + "/").items) {
+    const Json& pod = *item.object;
+    if (!pod_on_node(pod, node) || !pod.contains("spec")) continue;
     std::vector<std::string> refs;
-    collect_refs((*pod)["spec"], kind, refs);
+    collect_refs(pod["spec"], kind, refs);
     if (std::find(refs.begin(), refs.end(), name) != refs.end()) return true;
   }
   return false;

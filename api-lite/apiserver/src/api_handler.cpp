@@ -289,7 +289,11 @@ void ApiHandler::serve_resource(Call& call, http::Responder& out) {
     send_json(out, r->first, r->second);
   };
   if (call.verb == "watch") return watch_objects(call, out);
-  if (call.verb == "list") return reply(list_objects(call));
+  if (call.verb == "list") {
+    auto text = list_objects(call);
+    if (!text) return send_error(out, text.error());
+    return out.send({200, {{"Content-Type", "application/json"}}, std::move(*text)});
+  }
   if (call.verb == "get") return reply(get_object(call));
   if (call.verb == "create" && !call.sub.empty()) return reply_pair(post_subresource(call));
   if (call.verb == "create") return reply_pair(create_object(call));
@@ -313,7 +317,7 @@ ApiResult<Json> ApiHandler::get_object(Call& call) {
   return *obj;
 }
 
-ApiResult<Json> ApiHandler::list_objects(Call& call) {
+ApiResult<ApiHandler::Listing> ApiHandler::select_objects(Call& call) {
   const auto& info = *call.info;
   API_TRY(sel, parse_selectors(call.req, info));
   auto rv = call.req.query_param("resourceVersion");
@@ -327,23 +331,45 @@ ApiResult<Json> ApiHandler::list_objects(Call& call) {
   }
   int64_t limit = 0;
   if (auto l = call.req.query_param("limit"); l && !l->empty()) limit = std::atoll(l->c_str());
-  std::vector<Json> items;
-  std::string last_key;
+  Listing out;
   bool more = false;
-  for (const auto& [key, obj] : snap.items) {
-    if (!start.empty() && key <= start) continue;
-    if (!selected(sel, info, *obj)) continue;
-    if (limit > 0 && static_cast<int64_t>(items.size()) == limit) {
+  for (auto& item : snap.items) {
+    if (!start.empty() && item.key <= start) continue;
+    if (!selected(sel, info, *item.object)) continue;
+    if (limit > 0 && static_cast<int64_t>(out.items.size()) == limit) {
       more = true;
       break;
     }
-    items.push_back(*obj);
-    last_key = key;
+    out.items.push_back(std::move(item));
   }
-  Json meta{{"resourceVersion", std::to_string(snap.revision)}};
-  if (more) meta["continue"] = encode_continue(last_key);
-  if (wants_table(call.req)) return api::make_table(table_request(call.req, info), items, meta);
-  return Json{{"kind", info.kind + "List"}, {"apiVersion", info.api_version()}, {"metadata", meta}, {"items", items}};
+  out.metadata = {{"resourceVersion", std::to_string(snap.revision)}};
+  if (more) out.metadata["continue"] = encode_continue(out.items.back().key);
+  return out;
+}
+
+ApiResult<std::string> ApiHandler::list_objects(Call& call) {
+  const auto& info = *call.info;
+  API_TRY(listing, select_objects(call));
+  if (wants_table(call.req)) {
+    std::vector<Json> objects;
+    objects.reserve(listing.items.size());
+    for (const auto& item : listing.items) objects.push_back(*item.object);
+    return api::make_table(table_request(call.req, info), objects, listing.metadata).dump();
+  }
+  // Joined from the texts the cache keeps: a list of many objects is not
+  // copied into one JSON value first.
+  size_t size = 256;
+  for (const auto& item : listing.items) size += item.text->size() + 1;
+  std::string body;
+  body.reserve(size);
+  body += fmt::format(R"({{"kind":"{}List","apiVersion":"{}","metadata":{},"items":[)", info.kind,
+                      info.api_version(), listing.metadata.dump());
+  for (size_t i = 0; i < listing.items.size(); ++i) {
+    if (i) body += ',';
+    body += *listing.items[i].text;
+  }
+  body += "]}\n";
+  return body;
 }
 
 void ApiHandler::watch_objects(Call& call, http::Responder& out) {

@@ -38,7 +38,14 @@ class ApiHandler {
   struct Call;
   void serve_resource(Call& call, http::Responder& out);
   ApiResult<Json> get_object(Call& call);
-  ApiResult<Json> list_objects(Call& call);
+  // The objects a list selects (selectors, paging), read consistently.
+  struct Listing {
+    std::vector<WatchCache::Item> items;
+    Json metadata;  // resourceVersion, continue
+  };
+  ApiResult<Listing> select_objects(Call& call);
+  // The list body as JSON text, built from the cached texts of the objects.
+  ApiResult<std::string> list_objects(Call& call);
   void watch_objects(Call& call, http::Responder& out);
   ApiResult<std::pair<int, Json>> create_object(Call& call);
   ApiResult<Json> update_object(Call& call);

@@ -127,8 +127,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions o) {
   server->cache = std::move(cache);
   DH_TRY(ips, ClusterIpAllocator::from_cidr(o.service_cidr));
   server->ips = std::move(ips);
-  for (const auto& [key, svc] : server->cache->list(find_resource("", "v1", "services")->key_prefix()).items)
-    if (svc->contains("spec")) server->ips->mark_used((*svc)["spec"].value("clusterIP", ""));
+  for (const auto& item : server->cache->list(find_resource("", "v1", "services")->key_prefix()).items)
+    if (item.object->contains("spec")) server->ips->mark_used((*item.object)["spec"].value("clusterIP", ""));
   HandlerConfig config;
   config.bookmark_interval = o.bookmark_interval;
   if (!o.token_file.empty()) {

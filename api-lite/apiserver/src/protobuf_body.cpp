@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "deckhand/common/base64.h"
+
 namespace deckhand::apiserver {
 namespace {
 
@@ -331,22 +333,6 @@ Result<Json> text_value(std::string_view s) {
   return Json(std::string(s));
 }
 
-std::string base64(std::string_view data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < data.size(); i += 3) {
-    uint32_t chunk = uint32_t{static_cast<uint8_t>(data[i])} << 16;
-    if (i + 1 < data.size()) chunk |= uint32_t{static_cast<uint8_t>(data[i + 1])} << 8;
-    if (i + 2 < data.size()) chunk |= uint32_t{static_cast<uint8_t>(data[i + 2])};
-    out += kAlphabet[(chunk >> 18) & 63];
-    out += kAlphabet[(chunk >> 12) & 63];
-    out += i + 1 < data.size() ? kAlphabet[(chunk >> 6) & 63] : '=';
-    out += i + 2 < data.size() ? kAlphabet[chunk & 63] : '=';
-  }
-  return out;
-}
-
 // Reads a small message of scalar fields given by number, ignoring the others.
 // Used for the value types (Time, IntOrString, Quantity, map entries).
 struct SmallFields {
@@ -423,7 +409,7 @@ Status put_map_entry(std::string_view data, FieldType type, Json& map) {
   if (!valid_utf8(key)) return fail(ErrorKind::InvalidArgument, "map key is not valid UTF-8");
   std::string_view value = value_or(fields.bytes, 2u, std::string_view{});
   Result<Json> json = type == FieldType::StringMap  ? text_value(value)
-                      : type == FieldType::BytesMap ? Result<Json>(Json(base64(value)))
+                      : type == FieldType::BytesMap ? Result<Json>(Json(base64_encode(value)))
                                                     : quantity_value(value);
   if (!json) return tl::unexpected(json.error().context("map key \"{}\"", key));
   map[std::string(key)] = std::move(*json);
@@ -473,7 +459,7 @@ Status put_length_delimited(const FieldSpec& f, std::string_view data, Json& out
       return {};
     }
     case FieldType::Bytes:
-      put(out, f, Json(base64(data)));
+      put(out, f, Json(base64_encode(data)));
       return {};
     case FieldType::Time: {
       DH_TRY(v, time_value(data));

@@ -49,7 +49,8 @@ Result<std::unique_ptr<WatchCache>> WatchCache::start(store::Store& store, size_
       log::get("apiserver")->error("skipping unreadable object {}: {}", kv.key, obj.error().message);
       continue;
     }
-    cache->objects_.emplace(kv.key, std::move(*obj));
+    auto text = std::make_shared<const std::string>((*obj)->dump());
+    cache->objects_.emplace(kv.key, Cached{std::move(*obj), std::move(text)});
   }
   cache->revision_ = all.revision;
   cache->oldest_reachable_ = all.revision;
@@ -93,11 +94,11 @@ void WatchCache::apply(const std::vector<store::Event>& events) {
       if (it != objects_.end()) objects_.erase(it);
     } else if (it == objects_.end()) {
       we.type = WatchEvent::Type::Added;
-      objects_.emplace(e.kv.key, *obj);
+      objects_.emplace(e.kv.key, Cached{*obj, we.text});
     } else {
       we.type = WatchEvent::Type::Modified;
-      we.previous = it->second;
-      it->second = *obj;
+      we.previous = it->second.object;
+      it->second = Cached{*obj, we.text};
     }
     revision_ = std::max(revision_, e.kv.mod_revision);
     recent_.push_back(we);
@@ -149,7 +150,7 @@ store::Revision WatchCache::revision() {
 ObjectPtr WatchCache::get(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  return it == objects_.end() ? nullptr : it->second.object;
 }
 
 WatchCache::Snapshot WatchCache::list(const std::string& prefix) {
@@ -157,7 +158,7 @@ WatchCache::Snapshot WatchCache::list(const std::string& prefix) {
   std::lock_guard lock(mu_);
   for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
        ++it)
-    s.items.emplace_back(it->first, it->second);
+    s.items.push_back(Item{it->first, it->second.object, it->second.text});
   s.revision = revision_;
   return s;
 }
@@ -180,8 +181,8 @@ std::shared_ptr<CacheWatcher> WatchCache::watch_with_initial_state(const std::st
   std::lock_guard lock(mu_);
   for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
        ++it)
-    w->queue_.push_back(WatchEvent{WatchEvent::Type::Added, it->first, it->second, nullptr, revision_,
-                                   std::make_shared<const std::string>(it->second->dump())});
+    w->queue_.push_back(WatchEvent{WatchEvent::Type::Added, it->first, it->second.object, nullptr, revision_,
+                                   it->second.text});
   watchers_.insert(w);
   return w;
 }

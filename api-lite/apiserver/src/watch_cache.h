@@ -63,8 +63,13 @@ class WatchCache {
   store::Revision revision();
 
   ObjectPtr get(const std::string& key);
+  struct Item {
+    std::string key;
+    ObjectPtr object;
+    std::shared_ptr<const std::string> text;  // the object as JSON text
+  };
   struct Snapshot {
-    std::vector<std::pair<std::string, ObjectPtr>> items;  // by key
+    std::vector<Item> items;  // by key
     store::Revision revision = 0;
   };
   Snapshot list(const std::string& prefix);
@@ -86,7 +91,11 @@ class WatchCache {
   size_t window_;
   std::mutex mu_;
   std::condition_variable advanced_;
-  std::map<std::string, ObjectPtr> objects_;
+  struct Cached {
+    ObjectPtr object;
+    std::shared_ptr<const std::string> text;
+  };
+  std::map<std::string, Cached> objects_;
   std::deque<WatchEvent> recent_;
   store::Revision revision_ = 0;
   store::Revision oldest_reachable_ = 0;  // watches may start at this revision or later

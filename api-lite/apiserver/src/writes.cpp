@@ -397,10 +397,10 @@ ApiResult<Json> ApiHandler::delete_collection(Call& call) {
                                       [](const auto& q) { return q.first == "limit" || q.first == "continue"; }),
                        list_req.query.end());
   Call list_call{list_req, call.user, call.info, call.ns};
-  API_TRY(list, list_objects(list_call));
+  API_TRY(listing, select_objects(list_call));
   Json opts = delete_options(call.req);
-  for (const auto& item : list["items"]) {
-    Call one{call.req, call.user, call.info, meta_string(item, "namespace"), meta_string(item, "name")};
+  for (const auto& item : listing.items) {
+    Call one{call.req, call.user, call.info, meta_string(*item.object, "namespace"), meta_string(*item.object, "name")};
     one.dry_run = call.dry_run;
     auto r = delete_with(one, opts);
     if (!r && r.error().code != 404) return tl::unexpected(r.error());

@@ -3,6 +3,7 @@
 #include <openssl/ec.h>
 #include <openssl/rand.h>
 
+#include "deckhand/common/base64.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/json.h"
 #include "deckhand/http/openssl_handles.h"
@@ -165,14 +166,6 @@ Result<IssuedCert> issue_leaf(const CertificateAuthority& ca_pem, const std::str
   return IssuedCert{std::move(cert_pem), std::move(key_pem)};
 }
 
-std::string base64(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 // A YAML scalar: a JSON string is valid YAML and quotes whatever needs it.
 std::string yaml_string(const std::string& s) {
   return Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -241,12 +234,12 @@ std::string make_kubeconfig(const std::string& server_url, const std::string& ca
   out += "- name: " + yaml_string(cluster) + "\n";
   out += "  cluster:\n";
   out += "    server: " + yaml_string(server_url) + "\n";
-  out += "    certificate-authority-data: " + base64(ca_pem) + "\n";
+  out += "    certificate-authority-data: " + base64_encode(ca_pem) + "\n";
   out += "users:\n";
   out += "- name: " + yaml_string(user) + "\n";
   out += "  user:\n";
-  out += "    client-certificate-data: " + base64(client.cert_pem) + "\n";
-  out += "    client-key-data: " + base64(client.key_pem) + "\n";
+  out += "    client-certificate-data: " + base64_encode(client.cert_pem) + "\n";
+  out += "    client-key-data: " + base64_encode(client.key_pem) + "\n";
   out += "contexts:\n";
   out += "- name: " + yaml_string(context) + "\n";
   out += "  context:\n";

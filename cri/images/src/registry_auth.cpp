@@ -183,29 +183,6 @@ std::string url_escape(std::string_view s) {
   return out;
 }
 
-std::string base64_encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-Result<std::string> base64_decode(std::string_view text) {
-  text = trim(text);
-  if (text.size() % 4 != 0) return fail(ErrorKind::InvalidArgument, "invalid base64 (length {})", text.size());
-  std::string out(3 * (text.size() / 4) + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return fail(ErrorKind::InvalidArgument, "invalid base64");
-  // EVP_DecodeBlock counts padding as zero bytes: drop them.
-  size_t len = static_cast<size_t>(n);
-  if (text.ends_with("==")) len -= 2;
-  else if (text.ends_with("=")) len -= 1;
-  out.resize(len);
-  return out;
-}
-
 // ---- Auth ----------------------------------------------------------------
 
 // RFC 7235: challenge = scheme [ param=value *( "," param=value ) ], values

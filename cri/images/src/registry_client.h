@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "deckhand/common/base64.h"
 #include "deckhand/common/result.h"
 #include "deckhand/images/image_puller.h"
 
@@ -55,8 +56,6 @@ void init_curl();
 Result<HttpResponse> http_request(const HttpRequest& req, const BodySink* sink, size_t max_body);
 
 std::string url_escape(std::string_view s);
-std::string base64_encode(std::string_view data);
-Result<std::string> base64_decode(std::string_view text);
 
 // ---- Auth ----------------------------------------------------------------
 

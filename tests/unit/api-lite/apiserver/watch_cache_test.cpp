@@ -50,7 +50,7 @@ TEST_CASE("the cache loads what the store holds and follows its writes") {
   REQUIRE(c.wait_for(rev, 5s));
   auto all = c.list("/registry/core/pods/");
   REQUIRE(all.items.size() == 2);
-  CHECK(all.items[0].first == "/registry/core/pods/a/x");
+  CHECK(all.items[0].key == "/registry/core/pods/a/x");
   CHECK(c.list("/registry/core/pods/b/").items.size() == 1);
   CHECK(all.revision == rev);
   auto del = f.db->remove("/registry/core/pods/a/x", {});

@@ -96,7 +96,7 @@ TEST_CASE("parse_challenges reads Bearer and Basic challenges") {
 
 TEST_CASE("credentials_from decodes the auth field") {
   PullAuth a;
-  a.auth = registry::base64_encode("user:pa:ss");
+  a.auth = deckhand::base64_encode("user:pa:ss");
   auto c = registry::credentials_from(a);
   REQUIRE(c.has_value());
   CHECK(c->username == "user");
@@ -104,16 +104,8 @@ TEST_CASE("credentials_from decodes the auth field") {
 
   a.auth = "not base64!";
   CHECK_FALSE(registry::credentials_from(a).has_value());
-  a.auth = registry::base64_encode("no-colon");
+  a.auth = deckhand::base64_encode("no-colon");
   CHECK_FALSE(registry::credentials_from(a).has_value());
-}
-
-TEST_CASE("base64 round trips") {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
-    auto back = registry::base64_decode(registry::base64_encode(s));
-    REQUIRE(back.has_value());
-    CHECK(*back == s);
-  }
 }
 
 TEST_CASE("TokenCache forgets expired tokens") {
