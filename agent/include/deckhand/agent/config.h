@@ -1,0 +1,40 @@
+// deckhand-agent's settings: flags over /etc/deckhand/agent.toml.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "deckhand/common/result.h"
+
+namespace deckhand::agent {
+
+struct AgentConfig {
+  std::string node_name;                    // default: the host name
+  std::string kubeconfig = "/etc/deckhand/agent.kubeconfig";
+  std::string cri_endpoint = "unix:///run/deckhand/cri.sock";
+  std::string root_dir = "/var/lib/deckhand/agent";
+  std::string pod_log_dir = "/var/log/pods";
+  std::string cgroup_root = "/deckhand-pods";  // pod cgroups go under it, by QoS class
+  std::string resolv_conf = "/etc/resolv.conf"; // what pods with dnsPolicy Default get
+  std::vector<std::string> cluster_dns;       // nameservers for ClusterFirst pods
+  std::string cluster_domain = "cluster.local";
+  std::map<std::string, std::string> node_labels;
+  std::vector<std::string> node_taints;       // key=value:Effect
+  int64_t max_pods = 110;
+  std::chrono::milliseconds lease_interval{10000};
+  std::chrono::milliseconds status_interval{10000};
+  std::chrono::milliseconds relist_interval{1000};  // runtime state re-read per pod worker
+  std::chrono::milliseconds backoff_base{10000};    // CrashLoopBackOff: 10 s doubling
+  std::chrono::milliseconds backoff_max{300000};    // to 5 min
+  std::chrono::milliseconds backoff_reset{600000};  // reset after 10 min of clean running
+  std::string log_level = "warn";
+  std::string config_file = "/etc/deckhand/agent.toml";
+  bool show_help = false;
+};
+
+Result<AgentConfig> load_config(int argc, char** argv);
+const char* usage();
+
+}  // namespace deckhand::agent

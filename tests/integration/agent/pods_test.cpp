@@ -1,0 +1,2 @@
+#include <doctest/doctest.h>
+// filled in by its change
