@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -219,6 +221,18 @@ void announce_addresses(NetlinkSocket& cont, const Link& iface, const std::strin
 
 }  // namespace
 
+// IPAM ADD on a thread of its own (or at once, if no thread can be made).
+std::shared_future<CniResult<NetworkResult>> start_ipam_add(const PluginRequest& req) {
+  auto run = [&req] { return cni::ipam_add(req); };
+  try {
+    return std::async(std::launch::async, run).share();
+  } catch (const std::system_error&) {
+    std::promise<CniResult<NetworkResult>> done;
+    done.set_value(run());
+    return done.get_future().share();
+  }
+}
+
 CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
   CNI_CHECK(cni::check_args(req, {}));
   DH_TRY(cfg, parse_config(req.config, /*for_add=*/true));
@@ -230,9 +244,20 @@ CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
   if (existing)
     return cni_fail(cni::kInvalidEnv,
                     fmt::format("CNI_IFNAME {} already exists in netns {}", req.ifname, netns.path()));
-  DH_TRY(br, ensure_bridge(host, cfg));
-
   Rollback undo;  // what a failed ADD made
+  // The IPAM plugin (an exec, and its lease files) runs while we make the
+  // bridge and the veth pair: neither needs the other until the addresses
+  // go on the container's interface.
+  std::shared_future<CniResult<NetworkResult>> ipam;
+  if (!cfg.ipam_type.empty()) {
+    ipam = start_ipam_add(req);
+    undo.add([&req, ipam]() {
+      if (!ipam.get()) return;  // it allocated nothing
+      if (auto st = cni::ipam_call(req, "DEL"); !st)
+        cni::plugin_warning("undo ADD: release addresses through IPAM plugin: {}", st.error().msg);
+    });
+  }
+  DH_TRY(br, ensure_bridge(host, cfg));
   // The veth pair: the host end under a random name, the peer created in the
   // container's netns under CNI_IFNAME (so that a killed ADD leaves nothing
   // that DEL cannot find by CNI_IFNAME, or that the netns does not take along).
@@ -280,15 +305,12 @@ CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
   result.dns = cfg.dns;
 
   if (!cfg.ipam_type.empty()) {
-    DH_TRY(ipam, cni::ipam_add(req));
-    undo.add([&req]() {
-      if (auto st = cni::ipam_call(req, "DEL"); !st)
-        cni::plugin_warning("undo ADD: release addresses through IPAM plugin: {}", st.error().msg);
-    });
-    if (ipam.ips.empty()) return cni_fail(cni::kInternal, "IPAM plugin returned missing IP config");
-    result.ips = ipam.ips;
-    result.routes = ipam.routes;
-    if (result.dns.empty()) result.dns = ipam.dns;
+    const auto& allocated = ipam.get();
+    if (!allocated) return tl::unexpected(allocated.error());
+    if (allocated->ips.empty()) return cni_fail(cni::kInternal, "IPAM plugin returned missing IP config");
+    result.ips = allocated->ips;
+    result.routes = allocated->routes;
+    if (result.dns.empty()) result.dns = allocated->dns;
     DH_TRY(gws, compute_gateways(result, cfg));
     DH_CHECK(enable_arp_notify(netns, req.ifname));
     CNI_TRY(cont_now, cont.get_link(req.ifname));

@@ -66,29 +66,27 @@ std::string LeaseStore::last_reserved_path(size_t set_index) const {
   return fs::join(dir_, "last_reserved_ip." + std::to_string(set_index));
 }
 
-std::string LeaseStore::temp_path() const { return fs::join(dir_, std::string(kTempPrefix) + std::to_string(::getpid())); }
 
 Result<bool> LeaseStore::reserve(const IpAddress& ip, const LeaseOwner& owner) const {
   std::string path = lease_path(ip);
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) return false;  // cheap check first: most candidates are taken in a full range
-  std::string tmp = temp_path();
-  {
-    DH_TRY(fd, fs::open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    // No fsync (nor in the reference): a power loss takes the pods' network
-    // namespaces along, and GC releases what their leases left.
-    auto written = fs::write_all(fd.get(), owner.file_content(), tmp);
-    if (!written) {
-      ::unlink(tmp.c_str());
-      return tl::unexpected(written.error());
-    }
+  // O_EXCL never takes an address someone holds. Written in place, as the
+  // reference does, under the store's lock: a crash between create and write
+  // leaves a lease with no owner, which GC releases. (A temp file linked into
+  // place cost a second file creation, the dearest step of an ADD here.)
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) return false;
+    return sys_fail("reserve {}", path);
   }
-  // link() never replaces: EEXIST means the address was taken after all.
-  int linked = ::link(tmp.c_str(), path.c_str());
-  Status link_status = linked != 0 && errno != EEXIST ? sys_fail("reserve {}", path) : Status{};
-  ::unlink(tmp.c_str());
-  if (!link_status) return tl::unexpected(link_status.error());
-  return linked == 0;
+  UniqueFd owned(fd);
+  // No fsync (nor in the reference): a power loss takes the pods' network
+  // namespaces along, and GC releases what their leases left.
+  auto written = fs::write_all(owned.get(), owner.file_content(), path);
+  if (!written) {
+    ::unlink(path.c_str());
+    return tl::unexpected(written.error());
+  }
+  return true;
 }
 
 Status LeaseStore::release(const IpAddress& ip) const {
@@ -123,8 +121,13 @@ std::optional<IpAddress> LeaseStore::last_reserved(size_t set_index) const {
 }
 
 Status LeaseStore::set_last_reserved(size_t set_index, const IpAddress& ip) const {
-  // No newline: the reference parses the whole file as an address.
-  return fs::write_file_atomic(last_reserved_path(set_index), ip.str(), 0644, fs::Durability::ProcessCrash);
+  // Rewritten in place, as the reference does: the file exists after the
+  // first ADD, so this creates nothing; a torn write only loses a hint (the
+  // search then starts at the range's beginning). No newline: the reference
+  // parses the whole file as an address.
+  std::string path = last_reserved_path(set_index);
+  DH_TRY(fd, fs::open_fd(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  return fs::write_all(fd.get(), ip.str(), path);
 }
 
 Status LeaseStore::remove_stale_temp_files() const {

@@ -64,13 +64,13 @@ class LeaseStore {
   std::optional<IpAddress> last_reserved(size_t set_index) const;
   Status set_last_reserved(size_t set_index, const IpAddress& ip) const;
 
-  // Removes the temp files of a reserve() or set_last_reserved() killed half-way.
+  // Removes the temp files that earlier versions of reserve() and
+  // set_last_reserved() left when killed half-way.
   Status remove_stale_temp_files() const;
 
  private:
   std::string lease_path(const IpAddress& ip) const;
   std::string last_reserved_path(size_t set_index) const;
-  std::string temp_path() const;
 
   std::string dir_;
 };
