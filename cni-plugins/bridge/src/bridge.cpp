@@ -1,6 +1,7 @@
 #include "deckhand/bridge/bridge.h"
 
 #include <arpa/inet.h>
+#include <linux/ip.h>
 #include <netinet/if_ether.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -188,14 +189,6 @@ CniStatus ensure_bridge_address(NetlinkSocket& host, const Link& br, const IpPre
   return {};
 }
 
-// Lets the kernel announce the interface's IPv4 addresses (arp_notify): it
-// sends a gratuitous ARP whenever the interface's MAC is set.
-CniStatus enable_arp_notify(const NetnsHandle& netns, const std::string& ifname) {
-  CNI_TRY(guard, netlink::NetnsGuard::enter(netns));
-  CNI_CHECK(netlink::write_sysctl("net/ipv4/conf/" + ifname + "/arp_notify", "1"));
-  return {};
-}
-
 // Announces the container's addresses with a gratuitous ARP, so that
 // neighbours drop stale entries for a reused address (best effort, as in the
 // reference). The announcement must wait until the bridge forwards the port's
@@ -312,8 +305,10 @@ CniResult<NetworkResult> cmd_add(const PluginRequest& req) {
     result.routes = allocated->routes;
     if (result.dns.empty()) result.dns = allocated->dns;
     DH_TRY(gws, compute_gateways(result, cfg));
-    DH_CHECK(enable_arp_notify(netns, req.ifname));
     CNI_TRY(cont_now, cont.get_link(req.ifname));
+    // net.ipv4.conf.<ifname>.arp_notify: the kernel then sends a gratuitous
+    // ARP whenever the interface's MAC is set (see announce_addresses).
+    CNI_CHECK(cont.set_ipv4_conf(cont_now, IPV4_DEVCONF_ARP_NOTIFY, 1));
     DH_CHECK(configure_container(cont, cont_now, result, !cfg.enable_dad));
     if (cfg.is_gateway) {
       for (const auto& gw : gws.v4) DH_CHECK(ensure_bridge_address(host, br, gw, cfg.force_address));

@@ -366,6 +366,20 @@ Status NetlinkSocket::set_mac(const Link& link, const std::string& mac) {
   return simple(m.get(), fmt::format("set mac {} on {}", mac, describe(link)));
 }
 
+Status NetlinkSocket::set_ipv4_conf(const Link& link, int devconf_id, uint32_t value) {
+  // IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF { <id>: u32 } } }
+  DH_TRY(m, link_msg(RTM_SETLINK, 0, AF_UNSPEC, link.index));
+  nlattr* spec = nla_nest_start(m.get(), IFLA_AF_SPEC);
+  nlattr* inet = spec ? nla_nest_start(m.get(), AF_INET) : nullptr;
+  nlattr* conf = inet ? nla_nest_start(m.get(), IFLA_INET_CONF) : nullptr;
+  if (!conf) return fail(ErrorKind::Internal, "build netlink message");
+  DH_CHECK(put_ok(nla_put_u32(m.get(), devconf_id, value)));
+  nla_nest_end(m.get(), conf);
+  nla_nest_end(m.get(), inet);
+  nla_nest_end(m.get(), spec);
+  return simple(m.get(), fmt::format("set IPv4 setting {} to {} on {}", devconf_id, value, describe(link)));
+}
+
 Status NetlinkSocket::set_hairpin(const Link& port, bool on) {
   // AF_BRIDGE setlink on a port: IFLA_PROTINFO (nested) / IFLA_BRPORT_MODE.
   DH_TRY(m, link_msg(RTM_SETLINK, 0, AF_BRIDGE, port.index));

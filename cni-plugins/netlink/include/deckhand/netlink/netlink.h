@@ -87,6 +87,9 @@ class NetlinkSocket {
   Status set_mtu(const Link& link, int mtu);
   Status set_promisc(const Link& link, bool on);
   Status set_mac(const Link& link, const std::string& mac);
+  // A per-interface IPv4 setting (net.ipv4.conf.<if>.*), by its
+  // IPV4_DEVCONF_* id: no setns and no /proc/sys write needed.
+  Status set_ipv4_conf(const Link& link, int devconf_id, uint32_t value);
   // Bridge port settings (link must be enslaved to a bridge).
   Status set_hairpin(const Link& port, bool on);
   Status add_port_vlan(const Link& port, int vid, bool pvid, bool untagged);
