@@ -1,11 +1,215 @@
 #include "deckhand/agent/pod_manager.h"
 
+#include <unistd.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "deckhand/client/informer.h"
+#include "deckhand/client/work_queue.h"
+#include "deckhand/common/fs.h"
+#include "deckhand/common/log.h"
+#include "pod_worker.h"
+
 namespace deckhand::agent {
 
-// Placeholder until the pod workers are written.
-Result<std::unique_ptr<PodManager>> PodManager::start(const AgentConfig&, std::shared_ptr<client::ApiClient>,
-                                                      std::shared_ptr<cri::CriClient>, std::string) {
-  return fail(ErrorKind::Unimplemented, "pod workers are not written yet");
+namespace {
+
+constexpr int kWorkerThreads = 4;
+
+std::shared_ptr<spdlog::logger> logger() { return log::get("agent"); }
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
+int64_t grace_of(const Json& pod) {
+  const Json& g = json_at(json_at(pod, "metadata"), "deletionGracePeriodSeconds");
+  return g.is_number_integer() ? std::max<int64_t>(0, g.get<int64_t>()) : 0;
+}
+
+class PodManagerImpl final : public PodManager {
+ public:
+  PodManagerImpl(WorkerSettings settings, std::shared_ptr<client::ApiClient> api,
+                 std::shared_ptr<cri::CriClient> cri, std::chrono::milliseconds relist_interval)
+      : settings_(std::move(settings)),
+        api_(std::move(api)),
+        cri_(std::move(cri)),
+        relist_interval_(relist_interval) {}
+
+  ~PodManagerImpl() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    queue_.shut_down();  // later adds from the informer's handlers are ignored
+    for (auto& t : threads_) t.join();
+    informer_.reset();
+  }
+
+  void start(const std::string& node_name) {
+    client::InformerHandlers h;
+    h.on_add = [this](const Json& pod) { queue_.add(client::object_key(pod)); };
+    h.on_update = [this](const Json&, const Json& pod) { queue_.add(client::object_key(pod)); };
+    h.on_delete = [this](const Json& pod) { queue_.add(client::object_key(pod)); };
+    client::InformerOptions o;
+    o.name = "pods on " + node_name;
+    informer_ = client::Informer::start(
+        client::make_list_watcher(api_, client::resources::kPods, "", "", "spec.nodeName=" + node_name), h,
+        o);
+    for (int i = 0; i < kWorkerThreads; ++i) threads_.emplace_back([this] { work(); });
+    threads_.emplace_back([this] { relist_loop(); });
+  }
+
+ private:
+  void work() {
+    while (auto key = queue_.get()) {
+      auto outcome = sync_key(*key);
+      if (!outcome) {
+        logger()->warn("pod={} sync failed: {}", *key, outcome.error().message);
+        queue_.add_rate_limited(*key);
+      } else {
+        queue_.forget(*key);
+        if (outcome->requeue_after) queue_.add_after(*key, *outcome->requeue_after);
+      }
+      queue_.done(*key);
+    }
+  }
+
+  // The queue runs one sync per key at a time, so a pod's worker is never shared.
+  Result<SyncOutcome> sync_key(const std::string& key) {
+    std::optional<Json> pod = informer_->get(key);
+    std::optional<Json> known;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = last_known_.find(key); it != last_known_.end()) known = it->second;
+    }
+    std::string uid = pod ? PodId::of(*pod).uid : "";
+    if (known && PodId::of(*known).uid != uid) {
+      // The pod we ran is gone from the API (or replaced by another of the same name).
+      std::string old_uid = PodId::of(*known).uid;
+      DH_CHECK(with_context(kill_pod(*cri_, old_uid, grace_of(*known)), "stop removed pod {}", key));
+      logger()->info("pod={} (uid {}) is gone from the API: stopped", key, old_uid);
+      forget(key, old_uid);
+    }
+    if (!pod) return SyncOutcome{};
+    std::shared_ptr<PodWorker> worker;
+    {
+      std::lock_guard lock(mu_);
+      // Its deletion is confirmed; the informer has not heard yet.
+      if (confirmed_.count(uid)) return SyncOutcome{};
+      last_known_[key] = *pod;
+      auto& w = workers_[uid];
+      if (!w) w = std::make_shared<PodWorker>(settings_, api_, cri_);
+      worker = w;
+    }
+    auto outcome = worker->sync(*pod);
+    if (outcome && outcome->finished) {
+      forget(key, uid);
+      std::lock_guard lock(mu_);
+      confirmed_.insert(uid);
+    }
+    return outcome;
+  }
+
+  void forget(const std::string& key, const std::string& uid) {
+    std::lock_guard lock(mu_);
+    last_known_.erase(key);
+    workers_.erase(uid);
+  }
+
+  // Runtime changes (a container exited) have no event: look at every pod
+  // again each interval, and stop sandboxes whose pod this agent no longer has.
+  void relist_loop() {
+    std::unique_lock lock(mu_);
+    while (!wake_.wait_for(lock, relist_interval_, [this] { return stopping_; })) {
+      lock.unlock();
+      if (informer_->has_synced()) relist();
+      lock.lock();
+    }
+  }
+
+  void relist() {
+    auto sandboxes = cri_->list_pod_sandbox();  // before the pods: a sandbox made since has a known pod
+    if (!sandboxes) {
+      logger()->warn("relist: list sandboxes: {}", sandboxes.error().message);
+      return;
+    }
+    std::set<std::string> uids;
+    for (auto& pod : informer_->list()) {
+      uids.insert(PodId::of(pod).uid);
+      queue_.add(client::object_key(pod));
+    }
+    {
+      std::lock_guard lock(mu_);
+      std::erase_if(confirmed_, [&](const std::string& uid) { return !uids.count(uid); });
+      for (auto& [key, pod] : last_known_) uids.insert(PodId::of(pod).uid);  // its key's sync stops it
+    }
+    for (auto& s : *sandboxes) {
+      auto it = s.labels().find(kPodUidLabel);
+      if (it == s.labels().end() || uids.count(it->second)) continue;
+      std::string who = s.metadata().namespace_() + "/" + s.metadata().name();
+      logger()->info("pod={} (uid {}) is not bound here any more: removing its sandbox {}", who, it->second,
+                     s.id());
+      if (auto st = kill_pod(*cri_, it->second, 0); !st)
+        logger()->warn("pod={} remove orphaned sandbox {}: {}", who, s.id(), st.error().message);
+    }
+  }
+
+  WorkerSettings settings_;
+  std::shared_ptr<client::ApiClient> api_;
+  std::shared_ptr<cri::CriClient> cri_;
+  std::chrono::milliseconds relist_interval_;
+  client::WorkQueue queue_;
+  std::unique_ptr<client::Informer> informer_;
+  std::vector<std::thread> threads_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::map<std::string, Json> last_known_;                     // by key: what to stop once it is gone
+  std::map<std::string, std::shared_ptr<PodWorker>> workers_;  // by pod uid
+  std::set<std::string> confirmed_;  // uids whose deletion we confirmed, until the informer drops them
+};
+
+Result<ResolvConf> read_host_dns(const std::string& path) {
+  if (path.empty()) return ResolvConf{};
+  DH_TRY(text, with_context(fs::read_file(path), "read resolv_conf {}", path));
+  return parse_resolv_conf(text);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PodManager>> PodManager::start(const AgentConfig& config,
+                                                      std::shared_ptr<client::ApiClient> api,
+                                                      std::shared_ptr<cri::CriClient> cri,
+                                                      std::string host_ip) {
+  if (config.node_name.empty()) return fail(ErrorKind::InvalidArgument, "pod manager: no node name");
+  WorkerSettings s;
+  s.pod.node_name = config.node_name;
+  s.pod.host_name = host_name();
+  s.pod.host_ip = std::move(host_ip);
+  s.pod.pod_log_dir = config.pod_log_dir;
+  s.pod.cgroup_root = config.cgroup_root;
+  s.pod.cluster_dns = config.cluster_dns;
+  s.pod.cluster_domain = config.cluster_domain;
+  DH_TRY(host_dns, read_host_dns(config.resolv_conf));
+  s.pod.host_dns = std::move(host_dns);
+  DH_TRY(version, with_context(cri->version(), "CRI runtime at {}", cri->endpoint()));
+  s.runtime_name = version.runtime_name();
+  s.backoff_base = config.backoff_base;
+  s.backoff_max = config.backoff_max;
+  s.backoff_reset = config.backoff_reset;
+  auto manager =
+      std::make_unique<PodManagerImpl>(std::move(s), std::move(api), std::move(cri), config.relist_interval);
+  manager->start(config.node_name);
+  return std::unique_ptr<PodManager>(std::move(manager));
 }
 
 }  // namespace deckhand::agent

@@ -91,6 +91,20 @@ RunOutput ApiWorld::kubectl(const std::vector<std::string>& args, const std::str
   return *r;
 }
 
+std::string ApiWorld::issue_kubeconfig(const std::string& user, const std::vector<std::string>& groups) {
+  RunOptions o;
+  o.argv = {build_path("api-lite/apiserver/deckhand-apiserver"), "issue-cert", "--config", dir_.sub("absent.toml"),
+            "--pki-dir", pki_dir(), "--user", user, "--out", dir_.sub("creds"), "--server", url()};
+  for (const auto& g : groups) o.argv.insert(o.argv.end(), {"--group", g});
+  auto issued = run_process(o);
+  REQUIRE_MESSAGE(issued, (issued ? "" : issued.error().message));
+  REQUIRE_MESSAGE(issued->exit_code == 0, issued->err);
+  std::string file = user;
+  for (char& c : file)
+    if (c == ':' || c == '/') c = '-';
+  return dir_.sub("creds/" + file + ".kubeconfig");
+}
+
 std::string ApiWorld::file(const std::string& name, const std::string& text) {
   std::string p = dir_.sub(name);
   REQUIRE(fs::write_file_atomic(p, text));

@@ -36,6 +36,9 @@ class ApiWorld {
   // kubectl 1.33 (or the given binary) with the admin kubeconfig.
   RunOutput kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "",
                     const std::string& binary = "", const std::vector<std::string>& extra_env = {});
+  // A client certificate and kubeconfig from the world's CA, made with
+  // `deckhand-apiserver issue-cert`; returns the kubeconfig's path.
+  std::string issue_kubeconfig(const std::string& user, const std::vector<std::string>& groups);
   // Writes text to a file in the world and returns its path.
   std::string file(const std::string& name, const std::string& text);
 

@@ -147,25 +147,7 @@ class OneShotHttpServer {
 };
 
 std::string issue_node_kubeconfig(ApiWorld& w, const std::string& node) {
-  RunOptions o;
-  o.argv = {build_path("api-lite/apiserver/deckhand-apiserver"),
-            "issue-cert",
-            "--config",
-            w.dir() + "/absent.toml",
-            "--pki-dir",
-            w.pki_dir(),
-            "--user",
-            "system:node:" + node,
-            "--group",
-            "system:nodes",
-            "--out",
-            w.dir() + "/node",
-            "--server",
-            w.url()};
-  auto issued = run_process(o);
-  REQUIRE(issued);
-  REQUIRE_MESSAGE(issued->exit_code == 0, issued->err);
-  return w.dir() + "/node/system-node-" + node + ".kubeconfig";
+  return w.issue_kubeconfig("system:node:" + node, {"system:nodes"});
 }
 
 }  // namespace

@@ -265,14 +265,7 @@ TEST_CASE("authentication and authorization") {
   CHECK_OK(w.kubectl(with(no_cert, {"--token", "s3cret", "get", "pods"})));
   CHECK_FAILS_WITH(w.kubectl(with(no_cert, {"--token", "wrong", "get", "pods"})), "Unauthorized");
   // A node identity from issue-cert may read pods and write its own Node, not create deployments.
-  RunOptions o;
-  o.argv = {build_path("api-lite/apiserver/deckhand-apiserver"), "issue-cert", "--config", w.dir() + "/absent.toml",
-            "--pki-dir", w.pki_dir(), "--user", "system:node:n1", "--group", "system:nodes", "--out",
-            w.dir() + "/node", "--server", w.url()};
-  auto issued = run_process(o);
-  REQUIRE(issued);
-  REQUIRE_MESSAGE(issued->exit_code == 0, issued->err);
-  std::string node_kc = w.dir() + "/node/system-node-n1.kubeconfig";
+  std::string node_kc = w.issue_kubeconfig("system:node:n1", {"system:nodes"});
   CHECK_OK(w.kubectl({"--kubeconfig", node_kc, "get", "pods"}));
   CHECK_OK(w.kubectl({"--kubeconfig", node_kc, "create", "-f",
                       w.file("n1.json", R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}})")}));
