@@ -4,7 +4,6 @@
 
 #include <cctype>
 
-#include "deckhand/common/fs.h"
 #include "deckhand/common/toml_config.h"
 
 namespace deckhand::agent {
@@ -127,15 +126,8 @@ Status apply_toml(const std::string& text, const std::string& origin, AgentConfi
 Result<AgentConfig> load_config(int argc, char** argv) {
   AgentConfig c;
   std::vector<std::string> args(argv + 1, argv + argc);
-  bool config_given = false;
-  for (size_t i = 0; i + 1 < args.size(); ++i)
-    if (args[i] == "--config") {
-      c.config_file = args[i + 1];
-      config_given = true;
-    }
-  auto text = fs::read_file(c.config_file);
+  DH_TRY(text, read_config_file(args, c.config_file));
   if (text) DH_CHECK(apply_toml(*text, c.config_file, c));
-  else if (config_given || text.error().kind != ErrorKind::NotFound) return tl::unexpected(text.error());
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {

@@ -1,5 +1,7 @@
 #include "deckhand/common/toml_config.h"
 
+#include "deckhand/common/fs.h"
+
 namespace deckhand {
 
 Result<toml::table> parse_toml(const std::string& text, const std::string& origin) {
@@ -8,6 +10,19 @@ Result<toml::table> parse_toml(const std::string& text, const std::string& origi
   } catch (const toml::parse_error& e) {
     return fail(ErrorKind::InvalidArgument, "{}: line {}: {}", origin, e.source().begin.line, e.description());
   }
+}
+
+Result<std::optional<std::string>> read_config_file(const std::vector<std::string>& args, std::string& path) {
+  bool given = false;
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--config") {
+      path = args[i + 1];
+      given = true;
+    }
+  auto text = fs::read_file(path);
+  if (text) return std::optional<std::string>(std::move(*text));
+  if (!given && text.error().kind == ErrorKind::NotFound) return std::optional<std::string>();
+  return tl::unexpected(text.error());
 }
 
 Status read_toml_string(const toml::table& t, const char* key, std::string& dst, const std::string& origin) {

@@ -1,7 +1,6 @@
 #include "deckhand/apiserver/config.h"
 
 
-#include "deckhand/common/fs.h"
 #include "deckhand/common/toml_config.h"
 
 namespace deckhand::apiserver {
@@ -93,15 +92,8 @@ Result<ApiServerConfig> load_config(int argc, char** argv) {
     c.issue_cert = true;
     args.erase(args.begin());
   }
-  bool config_given = false;
-  for (size_t i = 0; i + 1 < args.size(); ++i)
-    if (args[i] == "--config") {
-      c.config_file = args[i + 1];
-      config_given = true;
-    }
-  auto text = fs::read_file(c.config_file);
+  DH_TRY(text, read_config_file(args, c.config_file));
   if (text) DH_CHECK(apply_toml(*text, c.config_file, c.options, c.log_level));
-  else if (config_given || text.error().kind != ErrorKind::NotFound) return tl::unexpected(text.error());
   auto& o = c.options;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -79,19 +79,8 @@ Status apply_toml(const std::string& text, const std::string& origin, CriConfig&
 Result<CriConfig> load_config(int argc, char** argv) {
   CriConfig c;
   std::vector<std::string> args(argv + 1, argv + argc);
-  bool config_given = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) {
-      c.config_file = args[i + 1];
-      config_given = true;
-    }
-  }
-  auto text = fs::read_file(c.config_file);
-  if (text) {
-    DH_CHECK(apply_toml(*text, c.config_file, c));
-  } else if (config_given || text.error().kind != ErrorKind::NotFound) {
-    return tl::unexpected(text.error());
-  }
+  DH_TRY(text, read_config_file(args, c.config_file));
+  if (text) DH_CHECK(apply_toml(*text, c.config_file, c));
   bool cache_dir_set = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
