@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
+
+#include "deckhand/api/selector.h"
 #include "deckhand/api/validation.h"
 
 namespace deckhand::apiserver {
@@ -88,6 +91,29 @@ void default_service(Json& obj) {
     }
 }
 
+// A workload's selector: valid, not empty, and matching its pod template.
+std::vector<api::Cause> check_workload_selector(const Json& spec, const std::string& kind_lower) {
+  const Json& sel = spec["selector"];
+  auto parsed = api::LabelSelector::from_json(sel);
+  if (!parsed) return {{"spec.selector", "FieldValueInvalid", "Invalid value: " + sel.dump() + ": " + parsed.error().message}};
+  if (parsed->empty())
+    return {{"spec.selector", "FieldValueInvalid",
+             "Invalid value: " + sel.dump() + ": empty selector is invalid for " + kind_lower}};
+  const Json labels = spec.contains("template") && spec["template"].is_object() &&
+                              spec["template"].contains("metadata") && spec["template"]["metadata"].is_object()
+                          ? spec["template"]["metadata"].value("labels", Json::object())
+                          : Json::object();
+  if (!parsed->matches_object(Json{{"metadata", {{"labels", labels}}}}))
+    return {{"spec.template.metadata.labels", "FieldValueInvalid",
+             "Invalid value: " + labels.dump() + ": `selector` does not match template `labels`"}};
+  return {};
+}
+
+std::string to_lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 }  // namespace
 
 void apply_defaults(const ResourceInfo& info, Json& obj) {
@@ -132,6 +158,8 @@ ApiResult<void> validate(const ResourceInfo& info, const Json& obj) {
     const Json& spec = obj.contains("spec") ? obj["spec"] : Json::object();
     if (!spec.contains("selector") || !spec["selector"].is_object())
       causes.push_back({"spec.selector", "FieldValueRequired", "Required value"});
+    else
+      add(check_workload_selector(spec, to_lower(info.kind)));
     if (!spec.contains("template") || !spec["template"].is_object() || !spec["template"].contains("spec"))
       causes.push_back({"spec.template.spec", "FieldValueRequired", "Required value"});
     else

@@ -239,6 +239,15 @@ TEST_CASE("errors reach kubectl with the right code and message") {
   auto no_containers = w.kubectl(
       {"create", "-f", w.file("nc.json", R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[]}})")});
   CHECK_FAILS_WITH(no_containers, "spec.containers: Required value");
+  // Workload selectors: valid, and matching the pod template.
+  auto mismatch = w.kubectl({"create", "-f", w.file("d1.yaml", replace_all(kDeployment, "selector: {matchLabels: {app: web}}",
+                                                                           "selector: {matchLabels: {app: other}}"))});
+  CHECK_FAILS_WITH(mismatch, "The Deployment \"web\" is invalid: spec.template.metadata.labels: Invalid value");
+  CHECK(mismatch.err.find("`selector` does not match template `labels`") != std::string::npos);
+  auto bad_op = w.kubectl({"create", "-f", w.file("d2.yaml", replace_all(kDeployment, "selector: {matchLabels: {app: web}}",
+      "selector: {matchExpressions: [{key: app, operator: Near, values: [web]}]}"))});
+  CHECK_FAILS_WITH(bad_op, "spec.selector: Invalid value");
+  CHECK_FAILS_WITH(w.kubectl({"get", "deploy", "web"}), "not found");
   auto bad_json = w.kubectl({"create", "--raw", "/api/v1/namespaces/default/pods", "-f", w.file("bad.json", "{bad json")});
   CHECK_FAILS_WITH(bad_json, "Error from server (BadRequest)");
   CHECK_FAILS_WITH(w.kubectl({"get", "pods", "-l", "a in (b"}), "unable to parse requirement");
