@@ -135,15 +135,18 @@ bool apply_owned_metadata(Json& node, const std::map<std::string, std::string>& 
   if (!taints.empty()) {
     Json& spec = object_member(node, "spec");
     if (!spec.contains("taints") || !spec["taints"].is_array()) spec["taints"] = Json::array();
-    Json kept = Json::array();
-    for (const auto& t : spec["taints"]) {
-      bool ours = false;
-      for (const auto& mine : taints)
-        ours = ours || (text_member(t, "key") == mine.key && text_member(t, "effect") == mine.effect);
-      if (!ours) kept.push_back(t);
+    // Ours replace a taint of the same key and effect where it stands (so a
+    // second apply changes nothing), or are added at the end.
+    Json& list = spec["taints"];
+    for (const auto& mine : taints) {
+      bool replaced = false;
+      for (auto& t : list)
+        if (text_member(t, "key") == mine.key && text_member(t, "effect") == mine.effect) {
+          t = taint_json(mine);
+          replaced = true;
+        }
+      if (!replaced) list.push_back(taint_json(mine));
     }
-    for (const auto& t : taints) kept.push_back(taint_json(t));
-    spec["taints"] = kept;
   }
   return node != before;
 }
