@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <ctime>
+#include <random>
 
 #include "call.h"
 #include "protobuf_body.h"
@@ -129,9 +130,16 @@ std::string rfc3339_after(std::chrono::seconds s) {
 
 std::string now_rfc3339() { return rfc3339_after(std::chrono::seconds(0)); }
 
+void random_bytes(unsigned char* out, size_t n) {
+  if (RAND_bytes(out, static_cast<int>(n)) == 1) return;
+  // OpenSSL's generator failing is near impossible; uids must still differ.
+  std::random_device rd;
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(rd());
+}
+
 std::string new_uid() {
   unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+  random_bytes(b, sizeof b);
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
   return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
@@ -312,7 +320,7 @@ ApiResult<Json> ApiHandler::get_object(Call& call) {
   if (!rv || *rv != "0") cache_.wait_for(store_.current_revision(), kConsistentReadWait);
   auto obj = cache_.get(call.key());
   if (!obj) return api_fail(api::not_found(info.plural, info.group, call.name));
-  if (call.sub == "scale") return scale_of(info, *obj);
+  if (call.sub == "scale") return scale_of(*obj);
   if (wants_table(call.req)) return api::make_table(table_request(call.req, info), {*obj}, Json::object());
   return *obj;
 }

@@ -26,6 +26,8 @@ struct ApiHandler::Call {
 // "2026-11-22T03:04:05Z"
 std::string now_rfc3339();
 std::string rfc3339_after(std::chrono::seconds s);
+// Random bytes from OpenSSL (std::random_device if it fails).
+void random_bytes(unsigned char* out, size_t n);
 std::string new_uid();
 Json object_metadata(const Json& obj);
 std::string meta_string(const Json& obj, const char* field);
@@ -37,7 +39,7 @@ ApiResult<Json> parse_body(const http::Request& req);
 tl::unexpected<ApiError> store_error(const Error& e, const ResourceInfo& info, const std::string& name);
 
 // The autoscaling/v1 Scale of a Deployment or ReplicaSet.
-Json scale_of(const ResourceInfo& info, const Json& obj);
+Json scale_of(const Json& obj);
 
 // Wraps the apiVersion/kind of a resource around an object missing them.
 void set_type_meta(const ResourceInfo& info, Json& obj);

@@ -1,7 +1,5 @@
 // The write verbs of ApiHandler: create, update, patch, delete, and the
 // subresources that write (status, scale, binding, eviction, finalize).
-#include <openssl/rand.h>
-
 #include "api_handler.h"
 #include "call.h"
 #include "deckhand/api/patch.h"
@@ -16,7 +14,7 @@ constexpr int kWriteAttempts = 8;
 std::string random_suffix() {
   static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
   unsigned char b[5];
-  RAND_bytes(b, sizeof b);
+  random_bytes(b, sizeof b);
   std::string s;
   for (unsigned char c : b) s += alphabet[c % (sizeof alphabet - 1)];
   return s;
@@ -61,7 +59,7 @@ Json success(const std::string& name, const ResourceInfo& info) {
 
 }  // namespace
 
-Json scale_of(const ResourceInfo& info, const Json& obj) {
+Json scale_of(const Json& obj) {
   Json m = object_metadata(obj);
   Json meta{{"name", m.value("name", "")}, {"namespace", m.value("namespace", "")}, {"uid", m.value("uid", "")},
             {"resourceVersion", m.value("resourceVersion", "")},
@@ -71,7 +69,6 @@ Json scale_of(const ResourceInfo& info, const Json& obj) {
   std::string selector;
   if (spec.contains("selector"))
     if (auto s = api::LabelSelector::from_json(spec["selector"])) selector = s->to_string();
-  (void)info;
   return {{"kind", "Scale"},
           {"apiVersion", "autoscaling/v1"},
           {"metadata", meta},
@@ -266,7 +263,7 @@ ApiResult<Json> ApiHandler::update_object(Call& call) {
     if (call.sub == "scale") return apply_scale(old, body);
     return merge_by_subresource(*call.info, call.sub, old, body);
   });
-  if (r && call.sub == "scale") return scale_of(*call.info, *r);
+  if (r && call.sub == "scale") return scale_of(*r);
   return r;
 }
 
@@ -286,7 +283,7 @@ ApiResult<Json> ApiHandler::patch_object(Call& call) {
                                           "application/strategic-merge-patch+json");
   };
   auto r = read_modify_write(call, [&](const Json& old) -> ApiResult<Json> {
-    Json target = call.sub == "scale" ? scale_of(info, old) : old;
+    Json target = call.sub == "scale" ? scale_of(old) : old;
     auto patched = apply(target);
     if (!patched) {
       if (patched.error().kind == ErrorKind::Unimplemented)
@@ -296,7 +293,7 @@ ApiResult<Json> ApiHandler::patch_object(Call& call) {
     if (call.sub == "scale") return apply_scale(old, *patched);
     return merge_by_subresource(info, call.sub, old, std::move(*patched));
   });
-  if (r && call.sub == "scale") return scale_of(info, *r);
+  if (r && call.sub == "scale") return scale_of(*r);
   return r;
 }
 
@@ -391,7 +388,6 @@ ApiResult<std::pair<int, Json>> ApiHandler::delete_with(Call& call, const Json& 
 }
 
 ApiResult<Json> ApiHandler::delete_collection(Call& call) {
-  call.verb = "list";
   http::Request list_req = call.req;
   list_req.query.erase(std::remove_if(list_req.query.begin(), list_req.query.end(),
                                       [](const auto& q) { return q.first == "limit" || q.first == "continue"; }),
