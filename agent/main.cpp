@@ -2,12 +2,15 @@
 // register the node, run its pods until SIGTERM/SIGINT.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 
 #include "deckhand/agent/config.h"
 #include "deckhand/agent/node_reporter.h"
 #include "deckhand/agent/pod_manager.h"
+#include "deckhand/agent/node_server.h"
 #include "deckhand/client/kubeconfig.h"
+#include "deckhand/common/fs.h"
 #include "deckhand/common/log.h"
 #include "deckhand/common/process.h"
 
@@ -37,13 +40,46 @@ int main(int argc, char** argv) {
   auto cri = cri::CriClient::connect(config->cri_endpoint);
   if (!cri) return die("CRI runtime at " + config->cri_endpoint + ": " + cri.error().message);
   std::shared_ptr<cri::CriClient> runtime = std::move(*cri);
+  // The server starts first, so that the Node is registered with its real port.
+  std::atomic<agent::PodManager*> pod_source{nullptr};
+  std::unique_ptr<agent::NodeServer> server;
+  if (config->server_port >= 0) {
+    agent::NodeServerOptions o;
+    o.address = config->server_address;
+    o.port = static_cast<uint16_t>(config->server_port);
+    o.cert_file = config->tls_cert_file;
+    o.key_file = config->tls_key_file;
+    o.client_ca_file = config->client_ca_file;
+    if (o.client_ca_file.empty()) {
+      // One cluster CA signs the apiserver's serving and client certificates.
+      if (kubeconfig->ca_pem.empty()) return die("node server: no --client-ca-file and no CA in the kubeconfig");
+      o.client_ca_file = config->root_dir + "/pki/cluster-ca.crt";
+      auto written = fs::make_dirs(config->root_dir + "/pki", 0700).and_then(
+          [&] { return fs::write_file_atomic(o.client_ca_file, kubeconfig->ca_pem, 0644); });
+      if (!written) return die("node server: " + written.error().message);
+    }
+    o.state_dir = config->root_dir + "/pki";
+    o.node_name = config->node_name;
+    agent::NodePodSource source{[&pod_source] {
+      agent::PodManager* m = pod_source.load();
+      return m ? m->pods() : std::vector<Json>{};
+    }};
+    auto started = agent::NodeServer::start(o, runtime, std::move(source));
+    if (!started) return die("node server: " + started.error().message);
+    server = std::move(*started);
+    config->server_port = server->port();
+  }
   auto node = agent::NodeReporter::start(*config, *api, runtime);
   if (!node) return die(node.error().message);
   auto pods = agent::PodManager::start(*config, *api, runtime, (*node)->host_ip());
   if (!pods) return die(pods.error().message);
-  std::printf("deckhand-agent: node %s ready\n", config->node_name.c_str());
+  pod_source = pods->get();
+  std::printf("deckhand-agent: node %s ready (node server port %lld)\n", config->node_name.c_str(),
+              static_cast<long long>(config->server_port));
   std::fflush(stdout);
   int sig = 0;
   sigwait(&sigs, &sig);
+  server.reset();  // before the pods it reads
+  pod_source = nullptr;
   return 0;
 }

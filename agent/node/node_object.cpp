@@ -167,7 +167,7 @@ void apply_status(Json& node, const StatusFacts& facts, const std::vector<Condit
   status["nodeInfo"] = node_info_json(facts);
   status["addresses"] = Json::array({{{"type", "InternalIP"}, {"address", facts.host.internal_ip}},
                                      {{"type", "Hostname"}, {"address", facts.node_name}}});
-  status["daemonEndpoints"] = {{"kubeletEndpoint", {{"Port", kKubeletPort}}}};
+  status["daemonEndpoints"] = {{"kubeletEndpoint", {{"Port", facts.kubelet_port}}}};
   Json old = status.contains("conditions") ? status["conditions"] : Json::array();
   status["conditions"] = conditions_json(old, conditions, rfc3339(now));
 }

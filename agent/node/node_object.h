@@ -53,6 +53,7 @@ struct StatusFacts {
   std::string node_name;
   std::string runtime_version;  // "<runtime_name>://<runtime_version>", empty when unknown
   int64_t max_pods = 0;
+  int kubelet_port = kKubeletPort;  // the node server's, for the apiserver to reach
 };
 
 // Writes capacity, allocatable, nodeInfo, addresses, daemonEndpoints and

@@ -93,7 +93,8 @@ class NodeReporterImpl final : public NodeReporter {
   // again if someone deleted it.
   Status post_status() {
     DH_TRY(host, read_host_facts(config_.root_dir));
-    StatusFacts facts{host, config_.node_name, runtime_version(), config_.max_pods};
+    StatusFacts facts{host, config_.node_name, runtime_version(), config_.max_pods,
+                      config_.server_port > 0 ? static_cast<int>(config_.server_port) : 0};
     auto conditions = node_conditions(cri_->status(false));
     {
       std::lock_guard lock(mu_);

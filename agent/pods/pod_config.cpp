@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 
+#include "deckhand/common/base64.h"
 #include "deckhand/common/text.h"
 
 namespace deckhand::agent {
@@ -388,38 +389,177 @@ std::string expand_vars(std::string_view text, const std::vector<std::pair<std::
   return out;
 }
 
+namespace {
+
+using EnvList = std::vector<std::pair<std::string, std::string>>;
+
+// A later definition replaces an earlier one in place: one entry per name, as kubelet passes them.
+void set_env(EnvList& env, const std::string& name, std::string value) {
+  auto it = std::find_if(env.begin(), env.end(), [&](auto& kv) { return kv.first == name; });
+  if (it != env.end())
+    it->second = std::move(value);
+  else
+    env.emplace_back(name, std::move(value));
+}
+
+// A ConfigMap's or Secret's values by key (Secret data decoded); nullopt when
+// it is missing and optional.
+Result<std::optional<std::map<std::string, std::string>>> referenced_values(const ContainerInputs& in,
+                                                                            const std::string& resource,
+                                                                            const std::string& ns,
+                                                                            const Json& ref) {
+  std::string name = json_string(ref, "name");
+  bool optional = is_true(ref, "optional");
+  const char* kind = resource == "secrets" ? "secret" : "configmap";
+  if (!in.objects) return fail(ErrorKind::Internal, "{} \"{}\": no way to read it", kind, name);
+  auto obj = in.objects(resource, ns, name);
+  if (!obj) {
+    if (obj.error().kind == ErrorKind::NotFound) {
+      if (optional) return std::nullopt;
+      return fail(ErrorKind::NotFound, "{} \"{}\" not found", kind, name);
+    }
+    return tl::unexpected(obj.error().context("read {} {}/{}", kind, ns, name));
+  }
+  std::map<std::string, std::string> values;
+  const Json& data = json_at(*obj, "data");
+  if (!data.is_object()) return std::optional(std::move(values));
+  for (auto& [k, v] : data.items()) {
+    if (!v.is_string()) continue;
+    std::string text = v.get<std::string>();
+    if (resource == "secrets") {
+      DH_TRY(decoded, with_context(base64_decode(text), "secret {}/{} key {}", ns, name, k));
+      values[k] = std::move(decoded);
+    } else {
+      values[k] = std::move(text);
+    }
+  }
+  return std::optional(std::move(values));
+}
+
+// configMapKeyRef / secretKeyRef: nullopt when optional and missing.
+Result<std::optional<std::string>> key_ref_value(const ContainerInputs& in, const std::string& resource,
+                                                 const std::string& ns, const Json& ref) {
+  DH_TRY(values, referenced_values(in, resource, ns, ref));
+  if (!values) return std::optional<std::string>();
+  std::string key = json_string(ref, "key");
+  auto it = values->find(key);
+  if (it != values->end()) return std::optional(it->second);
+  if (is_true(ref, "optional")) return std::optional<std::string>();
+  return fail(ErrorKind::NotFound, "couldn't find key {} in {} {}/{}", key,
+              resource == "secrets" ? "Secret" : "ConfigMap", ns, json_string(ref, "name"));
+}
+
+// A C identifier-ish name, as envFrom accepts (kubelet skips the others).
+bool is_env_name(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+Status add_env_from(const Json& container, const ContainerInputs& in, const std::string& ns, EnvList& env) {
+  const Json& list = json_at(container, "envFrom");
+  for (const Json& source : list.is_array() ? list : kNull) {
+    std::string prefix = json_string(source, "prefix");
+    bool secret = !json_at(source, "secretRef").is_null();
+    const Json& ref = json_at(source, secret ? "secretRef" : "configMapRef");
+    if (ref.is_null()) return fail(ErrorKind::InvalidArgument, "envFrom entry without configMapRef or secretRef");
+    DH_TRY(values, referenced_values(in, secret ? "secrets" : "configmaps", ns, ref));
+    if (!values) continue;
+    for (auto& [k, v] : *values)
+      if (is_env_name(prefix + k)) set_env(env, prefix + k, v);
+  }
+  return {};
+}
+
+// resourceFieldRef: the quantity divided by the divisor, rounded up (a limit
+// the container does not set is the node's allocatable).
+Result<std::string> resource_field_value(const Json& pod, const Json& container, const Json& ref,
+                                         const PodSettings& s) {
+  std::string resource = json_string(ref, "resource");
+  std::string container_name = json_string(ref, "containerName");
+  const Json* target = &container;
+  if (!container_name.empty() && container_name != json_string(container, "name")) {
+    target = nullptr;
+    for (bool init : {false, true}) {
+      const Json& list = pod_containers(pod, init);
+      for (const Json& c : list.is_array() ? list : kNull)
+        if (json_string(c, "name") == container_name) target = &c;
+    }
+    if (!target) return fail(ErrorKind::InvalidArgument, "resourceFieldRef: no container {}", container_name);
+  }
+  auto dot = resource.find('.');
+  std::string kind = resource.substr(0, dot), what = dot == std::string::npos ? "" : resource.substr(dot + 1);
+  if ((kind != "limits" && kind != "requests") || (what != "cpu" && what != "memory"))
+    return fail(ErrorKind::InvalidArgument, "unsupported resourceFieldRef resource {}", resource);
+  const Json& q = resource_of(*target, kind.c_str(), what.c_str());
+  double value = 0;
+  if (!q.is_null()) {
+    auto v = quantity_value(q);
+    if (!v) return fail(ErrorKind::InvalidArgument, "{} is not a quantity", resource);
+    value = *v;
+  } else if (kind == "limits") {
+    value = what == "cpu" ? s.node_cpu_millis / 1000.0 : static_cast<double>(s.node_memory_bytes);
+  }
+  const Json& divisor_json = json_at(ref, "divisor");
+  double divisor = 1;
+  if (!divisor_json.is_null()) {
+    auto d = quantity_value(divisor_json);
+    if (!d || *d <= 0) return fail(ErrorKind::InvalidArgument, "resourceFieldRef divisor is not a positive quantity");
+    divisor = *d;
+  }
+  return std::to_string(static_cast<int64_t>(std::ceil(value / divisor - 1e-9)));
+}
+
+Result<std::optional<std::string>> env_value_from(const Json& pod, const Json& container, const Json& from,
+                                                  const ContainerInputs& in, const PodSettings& s) {
+  std::string ns = json_string(json_at(pod, "metadata"), "namespace", "default");
+  if (const Json& f = json_at(from, "fieldRef"); !f.is_null()) {
+    DH_TRY(v, field_ref_value(pod, json_string(f, "fieldPath"), in.pod_ip, s));
+    return std::optional(v);
+  }
+  if (const Json& r = json_at(from, "resourceFieldRef"); !r.is_null()) {
+    DH_TRY(v, resource_field_value(pod, container, r, s));
+    return std::optional(v);
+  }
+  if (const Json& c = json_at(from, "configMapKeyRef"); !c.is_null()) return key_ref_value(in, "configmaps", ns, c);
+  if (const Json& k = json_at(from, "secretKeyRef"); !k.is_null()) return key_ref_value(in, "secrets", ns, k);
+  return fail(ErrorKind::InvalidArgument, "valueFrom names no source");
+}
+
+}  // namespace
+
 Result<std::vector<std::pair<std::string, std::string>>> container_env(const Json& pod, const Json& container,
-                                                                       const std::string& pod_ip,
+                                                                       const ContainerInputs& in,
                                                                        const PodSettings& s) {
-  std::vector<std::pair<std::string, std::string>> env;
+  EnvList env;
+  std::string ns = json_string(json_at(pod, "metadata"), "namespace", "default");
+  DH_CHECK(add_env_from(container, in, ns, env));
   const Json& list = json_at(container, "env");
   for (const Json& e : list.is_array() ? list : kNull) {
     std::string name = json_string(e, "name");
     if (name.empty()) return fail(ErrorKind::InvalidArgument, "an env entry without a name");
     const Json& from = json_at(e, "valueFrom");
     if (from.is_null()) {
-      env.emplace_back(name, expand_vars(json_string(e, "value"), env));
+      set_env(env, name, expand_vars(json_string(e, "value"), env));
       continue;
     }
-    const Json& field = json_at(from, "fieldRef");
-    if (field.is_null())
-      return fail(ErrorKind::Unimplemented, "env {}: only valueFrom.fieldRef is supported yet", name);
-    auto value = field_ref_value(pod, json_string(field, "fieldPath"), pod_ip, s);
+    auto value = env_value_from(pod, container, from, in, s);
     if (!value) return tl::unexpected(value.error().context("env {}", name));
-    env.emplace_back(name, *value);
+    if (*value) set_env(env, name, std::move(**value));
   }
   return env;
 }
 
 Result<v1::ContainerConfig> make_container_config(const Json& pod, const Json& container,
-                                                  uint32_t restart_count, const std::string& pod_ip,
-                                                  const PodSettings& s) {
+                                                  const ContainerInputs& in, const PodSettings& s) {
+  const uint32_t restart_count = in.restart_count;
   PodId id = PodId::of(pod);
   std::string name = json_string(container, "name");
   std::string image = json_string(container, "image");
   if (name.empty() || image.empty())
     return fail(ErrorKind::InvalidArgument, "a container without a name or image");
-  DH_TRY(env, container_env(pod, container, pod_ip, s));
+  DH_TRY(env, container_env(pod, container, in, s));
   v1::ContainerConfig c;
   c.mutable_metadata()->set_name(name);
   c.mutable_metadata()->set_attempt(restart_count);
@@ -433,6 +573,7 @@ Result<v1::ContainerConfig> make_container_config(const Json& pod, const Json& c
     kv->set_key(k);
     kv->set_value(v);
   }
+  for (const auto& m : in.mounts) *c.add_mounts() = m;
   c.set_log_path(fmt::format("{}/{}.log", name, restart_count));
   c.set_stdin(is_true(container, "stdin"));
   c.set_stdin_once(is_true(container, "stdinOnce"));
@@ -450,6 +591,13 @@ Result<v1::ContainerConfig> make_container_config(const Json& pod, const Json& c
   set_security_context(pod, container, c.mutable_linux()->mutable_security_context());
   return c;
 }
+
+const Json& array_or_empty(const Json& v) {
+  static const Json kEmpty = Json::array();
+  return v.is_array() ? v : kEmpty;
+}
+
+bool is_sidecar(const Json& init_container) { return json_string(init_container, "restartPolicy") == "Always"; }
 
 std::string image_pull_policy(const Json& container) {
   std::string policy = json_string(container, "imagePullPolicy");

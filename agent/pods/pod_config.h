@@ -13,6 +13,7 @@
 
 #include "deckhand/common/json.h"
 #include "deckhand/common/result.h"
+#include "pod_volumes.h"
 #include "runtime.pb.h"
 
 namespace deckhand::agent {
@@ -39,6 +40,9 @@ struct PodSettings {
   std::vector<std::string> cluster_dns;
   std::string cluster_domain = "cluster.local";
   ResolvConf host_dns;  // from the agent's resolv_conf: dnsPolicy Default
+  // The node's allocatable CPU and memory: resourceFieldRef of a limit the container does not set.
+  int64_t node_cpu_millis = 0;
+  int64_t node_memory_bytes = 0;
 };
 
 // Name, namespace and uid of a pod object (empty strings when missing).
@@ -64,27 +68,40 @@ Result<::runtime::v1::DNSConfig> pod_dns_config(const Json& pod, const PodSettin
 Result<::runtime::v1::PodSandboxConfig> make_sandbox_config(const Json& pod, const PodSettings& s,
                                                             uint32_t attempt);
 
-// The container's environment with valueFrom fieldRefs resolved and $(VAR)
-// references expanded; an error names the variable it cannot make.
+// What a container's config is made of besides the pod and the agent's settings.
+struct ContainerInputs {
+  uint32_t restart_count = 0;
+  std::string pod_ip;
+  ObjectGetter objects;                         // ConfigMaps and Secrets for env and envFrom
+  std::vector<::runtime::v1::Mount> mounts;     // its volumeMounts, from container_mounts()
+};
+
+// The container's environment as kubelet makes it: envFrom (ConfigMaps and
+// Secrets, with prefix) first, then env with valueFrom (fieldRef,
+// resourceFieldRef, configMapKeyRef, secretKeyRef) and $(VAR) references
+// expanded. An error names the variable, or the object or key it cannot find
+// (a NotFound error when the object is missing and not optional).
 Result<std::vector<std::pair<std::string, std::string>>> container_env(const Json& pod, const Json& container,
-                                                                       const std::string& pod_ip,
+                                                                       const ContainerInputs& in,
                                                                        const PodSettings& s);
 // Kubernetes' $(VAR) expansion: defined names are replaced, $$ is a literal
 // $, anything else is left as written.
 std::string expand_vars(std::string_view text, const std::vector<std::pair<std::string, std::string>>& env);
 
 Result<::runtime::v1::ContainerConfig> make_container_config(const Json& pod, const Json& container,
-                                                             uint32_t restart_count,
-                                                             const std::string& pod_ip, const PodSettings& s);
+                                                             const ContainerInputs& in, const PodSettings& s);
 
 // imagePullPolicy, or its default: Always for ":latest" or no tag, else IfNotPresent.
 std::string image_pull_policy(const Json& container);
 
 // Small readers of pod JSON shared by the worker and the status code.
 const Json& json_at(const Json& obj, const char* key);  // obj[key], or null
+const Json& array_or_empty(const Json& v);              // v when an array, else an empty one (no copy)
 std::string json_string(const Json& obj, const char* key, const std::string& fallback = "");
 const Json& pod_containers(const Json& pod,
                            bool init);        // spec.containers or spec.initContainers (array or null)
 std::string restart_policy(const Json& pod);  // Always when unset
+// An init container with restartPolicy Always: a sidecar, started in order and kept running.
+bool is_sidecar(const Json& init_container);
 
 }  // namespace deckhand::agent

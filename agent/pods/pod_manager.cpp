@@ -12,6 +12,7 @@
 #include "deckhand/client/work_queue.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/log.h"
+#include "host_facts.h"
 #include "pod_worker.h"
 
 namespace deckhand::agent {
@@ -40,7 +41,8 @@ class PodManagerImpl final : public PodManager {
       : settings_(std::move(settings)),
         api_(std::move(api)),
         cri_(std::move(cri)),
-        relist_interval_(relist_interval) {}
+        relist_interval_(relist_interval),
+        probes_(std::make_shared<ProbeManager>(cri_, [this](const std::string& key) { queue_.add(key); })) {}
 
   ~PodManagerImpl() override {
     {
@@ -48,10 +50,13 @@ class PodManagerImpl final : public PodManager {
       stopping_ = true;
     }
     wake_.notify_all();
-    queue_.shut_down();  // later adds from the informer's handlers are ignored
+    queue_.shut_down();  // later adds from the informer's handlers and the probes are ignored
     for (auto& t : threads_) t.join();
+    probes_.reset();
     informer_.reset();
   }
+
+  std::vector<Json> pods() const override { return informer_ ? informer_->list() : std::vector<Json>{}; }
 
   void start(const std::string& node_name) {
     client::InformerHandlers h;
@@ -94,7 +99,9 @@ class PodManagerImpl final : public PodManager {
     if (known && PodId::of(*known).uid != uid) {
       // The pod we ran is gone from the API (or replaced by another of the same name).
       std::string old_uid = PodId::of(*known).uid;
-      DH_CHECK(with_context(kill_pod(*cri_, old_uid, grace_of(*known)), "stop removed pod {}", key));
+      probes_->remove_pod(key);
+      DH_CHECK(with_context(remove_pod(*cri_, settings_.root_dir, old_uid, grace_of(*known), &*known),
+                            "stop removed pod {}", key));
       logger()->info("pod={} (uid {}) is gone from the API: stopped", key, old_uid);
       forget(key, old_uid);
     }
@@ -106,7 +113,7 @@ class PodManagerImpl final : public PodManager {
       if (confirmed_.count(uid)) return SyncOutcome{};
       last_known_[key] = *pod;
       auto& w = workers_[uid];
-      if (!w) w = std::make_shared<PodWorker>(settings_, api_, cri_);
+      if (!w) w = std::make_shared<PodWorker>(settings_, api_, cri_, probes_);
       worker = w;
     }
     auto outcome = worker->sync(*pod);
@@ -136,6 +143,8 @@ class PodManagerImpl final : public PodManager {
   }
 
   void relist() {
+    // Listed first: a directory made since belongs to a pod the lists below know.
+    auto pod_dirs = fs::list_dir(settings_.root_dir + "/pods");
     auto sandboxes = cri_->list_pod_sandbox();  // before the pods: a sandbox made since has a known pod
     if (!sandboxes) {
       logger()->warn("relist: list sandboxes: {}", sandboxes.error().message);
@@ -157,8 +166,20 @@ class PodManagerImpl final : public PodManager {
       std::string who = s.metadata().namespace_() + "/" + s.metadata().name();
       logger()->info("pod={} (uid {}) is not bound here any more: removing its sandbox {}", who, it->second,
                      s.id());
-      if (auto st = kill_pod(*cri_, it->second, 0); !st)
+      if (auto st = remove_pod(*cri_, settings_.root_dir, it->second, 0); !st)
         logger()->warn("pod={} remove orphaned sandbox {}: {}", who, s.id(), st.error().message);
+      uids.insert(it->second);  // done with it
+    }
+    if (pod_dirs) remove_orphaned_pod_dirs(*pod_dirs, uids);
+  }
+
+  // Pod directories (volumes) of pods this agent no longer has and no sandbox holds.
+  void remove_orphaned_pod_dirs(const std::vector<std::string>& dirs, const std::set<std::string>& known) {
+    for (auto& uid : dirs) {
+      if (known.count(uid)) continue;
+      logger()->info("pod uid {} is gone: removing its directory", uid);
+      if (auto st = tear_down_pod_volumes(pod_directory(settings_.root_dir, uid)); !st)
+        logger()->warn("remove directory of pod uid {}: {}", uid, st.error().message);
     }
   }
 
@@ -167,6 +188,7 @@ class PodManagerImpl final : public PodManager {
   std::shared_ptr<cri::CriClient> cri_;
   std::chrono::milliseconds relist_interval_;
   client::WorkQueue queue_;
+  std::shared_ptr<ProbeManager> probes_;  // after queue_: its threads add to the queue
   std::unique_ptr<client::Informer> informer_;
   std::vector<std::thread> threads_;
 
@@ -203,6 +225,11 @@ Result<std::unique_ptr<PodManager>> PodManager::start(const AgentConfig& config,
   s.pod.host_dns = std::move(host_dns);
   DH_TRY(version, with_context(cri->version(), "CRI runtime at {}", cri->endpoint()));
   s.runtime_name = version.runtime_name();
+  s.root_dir = config.root_dir;
+  DH_CHECK(fs::make_dirs(config.root_dir + "/pods", 0750));
+  DH_TRY(host, read_host_facts(config.root_dir));
+  s.pod.node_cpu_millis = host.cpus * 1000;
+  s.pod.node_memory_bytes = static_cast<int64_t>(host.memory_kib) * 1024;
   s.backoff_base = config.backoff_base;
   s.backoff_max = config.backoff_max;
   s.backoff_reset = config.backoff_reset;

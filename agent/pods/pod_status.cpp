@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include "pod_config.h"
 
@@ -16,6 +17,12 @@ namespace {
 bool exited(const std::optional<v1::ContainerStatus>& s) { return s && s->state() == v1::CONTAINER_EXITED; }
 bool exited_ok(const std::optional<v1::ContainerStatus>& s) { return exited(s) && s->exit_code() == 0; }
 bool running(const std::optional<v1::ContainerStatus>& s) { return s && s->state() == v1::CONTAINER_RUNNING; }
+
+// An init container is done when it exited 0; a sidecar once it has started.
+bool init_done(const Json& spec, const std::optional<v1::ContainerStatus>& s) {
+  if (is_sidecar(spec)) return s && s->started_at() > 0;
+  return exited_ok(s);
+}
 
 const ContainerView& view_of(const PodView& view, const std::string& name) {
   static const ContainerView none;
@@ -80,8 +87,8 @@ Json container_status(const Json& spec, const ContainerView& v, const PodView& v
   switch (cur.state()) {
     case v1::CONTAINER_RUNNING:
       s["state"] = {{"running", {{"startedAt", time_or_null(cur.started_at())}}}};
-      s["ready"] = !init;
-      s["started"] = true;
+      s["ready"] = (!init || is_sidecar(spec)) && v.started && v.ready;
+      s["started"] = v.started;
       break;
     case v1::CONTAINER_EXITED:
       if (!v.waiting_reason.empty()) {
@@ -110,7 +117,7 @@ Json condition(const Json& old_status, const std::string& type, bool ok, const s
   std::string status = ok ? "True" : "False";
   std::string since = now;
   const Json& old = json_at(old_status, "conditions");
-  for (const Json& c : old.is_array() ? old : Json()) {
+  for (const Json& c : array_or_empty(old)) {
     if (json_string(c, "type") == type && json_string(c, "status") == status)
       since = json_string(c, "lastTransitionTime", now);
   }
@@ -128,10 +135,14 @@ Json conditions(const Json& pod, const PodView& view, const std::string& phase, 
   const Json& old = json_at(pod, "status");
   bool completed = phase == "Succeeded" || phase == "Failed";
   std::vector<std::string> uninitialized, unready;
-  for (auto& name : container_names(pod, true))
-    if (!exited_ok(view_of(view, name).latest)) uninitialized.push_back(name);
+  const Json& inits = pod_containers(pod, true);
+  for (const Json& c : array_or_empty(inits)) {
+    std::string name = json_string(c, "name");
+    if (!init_done(c, view_of(view, name).latest)) uninitialized.push_back(name);
+  }
   for (auto& name : container_names(pod, false))
-    if (!running(view_of(view, name).latest) || !view_of(view, name).waiting_reason.empty())
+    if (const ContainerView& cv = view_of(view, name);
+        !running(cv.latest) || !cv.waiting_reason.empty() || !cv.started || !cv.ready)
       unready.push_back(name);
   bool initialized = uninitialized.empty() || phase == "Succeeded";
   bool ready = unready.empty() && !completed;
@@ -173,14 +184,29 @@ std::string rfc3339_now() {
   return rfc3339(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
 }
 
+std::optional<int64_t> parse_rfc3339(const std::string& text) {
+  struct tm tm {};
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &consumed) != 6)
+    return std::nullopt;
+  std::string rest = text.substr(consumed);
+  if (!rest.empty() && rest[0] == '.') rest.erase(0, rest.find_first_not_of("0123456789", 1));
+  if (rest != "Z") return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 std::string pod_phase(const Json& pod, const PodView& view) {
   std::string old = json_string(json_at(pod, "status"), "phase");
   if (old == "Succeeded" || old == "Failed") return old;  // a terminal phase is never left
   std::string policy = restart_policy(pod);
-  for (auto& name : container_names(pod, true)) {
-    const auto& latest = view_of(view, name).latest;
-    if (exited_ok(latest)) continue;
-    if (policy == "Never" && exited(latest)) return "Failed";
+  const Json& inits = pod_containers(pod, true);
+  for (const Json& c : array_or_empty(inits)) {
+    const auto& latest = view_of(view, json_string(c, "name")).latest;
+    if (init_done(c, latest)) continue;
+    if (policy == "Never" && exited(latest) && !is_sidecar(c)) return "Failed";
     return "Pending";
   }
   int running_count = 0, waiting = 0, stopped = 0, succeeded = 0;
@@ -207,10 +233,15 @@ std::string pod_phase(const Json& pod, const PodView& view) {
   return "Failed";
 }
 
-Json make_pod_status(const Json& pod, const PodView& view, const std::string& now) {
+Json make_pod_status(const Json& pod, const PodView& view, const std::string& now,
+                     const std::optional<PodFailure>& failure) {
   const Json& old = json_at(pod, "status");
   Json s = old.is_object() ? old : Json::object();
-  std::string phase = pod_phase(pod, view);
+  std::string phase = failure ? "Failed" : pod_phase(pod, view);
+  if (failure) {
+    s["reason"] = failure->reason;
+    s["message"] = failure->message;
+  }
   s["phase"] = phase;
   s["conditions"] = conditions(pod, view, phase, now);
   if (!view.host_ip.empty()) {
@@ -225,21 +256,21 @@ Json make_pod_status(const Json& pod, const PodView& view, const std::string& no
   if (!s.contains("startTime") || !s["startTime"].is_string()) s["startTime"] = now;
   if (!s.contains("qosClass")) s["qosClass"] = qos_class(pod);
 
-  bool init_done = true;
+  bool all_init_done = true;
   Json init_statuses = Json::array();
   const Json& inits = pod_containers(pod, true);
-  for (const Json& c : inits.is_array() ? inits : Json()) {
+  for (const Json& c : array_or_empty(inits)) {
     const ContainerView& v = view_of(view, json_string(c, "name"));
     init_statuses.push_back(container_status(c, v, view, true, "PodInitializing"));
-    if (!exited_ok(v.latest)) init_done = false;
+    if (!init_done(c, v.latest)) all_init_done = false;
   }
   if (!init_statuses.empty()) s["initContainerStatuses"] = init_statuses;
   Json statuses = Json::array();
   const Json& apps = pod_containers(pod, false);
-  for (const Json& c : apps.is_array() ? apps : Json()) {
+  for (const Json& c : array_or_empty(apps)) {
     const ContainerView& v = view_of(view, json_string(c, "name"));
     statuses.push_back(
-        container_status(c, v, view, false, init_done ? "ContainerCreating" : "PodInitializing"));
+        container_status(c, v, view, false, all_init_done ? "ContainerCreating" : "PodInitializing"));
   }
   s["containerStatuses"] = statuses;
   return s;

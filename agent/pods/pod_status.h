@@ -20,6 +20,8 @@ struct ContainerView {
   std::optional<::runtime::v1::ContainerStatus> previous;  // the one before it: lastState
   // Why the worker does not (re)start it now (ErrImagePull, CrashLoopBackOff, ...); empty if not held back.
   std::string waiting_reason, waiting_message;
+  // What its probes say of the running instance (no probes: both true).
+  bool started = true, ready = true;
 };
 
 struct PodView {
@@ -33,6 +35,14 @@ struct PodView {
 // RFC 3339 in UTC with seconds, as metav1.Time ("2026-01-02T03:04:05Z").
 std::string rfc3339(int64_t unix_nanos);
 std::string rfc3339_now();
+// Unix seconds of "2026-01-02T03:04:05Z" (fractions ignored); nullopt for other text.
+std::optional<int64_t> parse_rfc3339(const std::string& text);
+
+// Set when the agent itself ends the pod (activeDeadlineSeconds): phase
+// Failed with this reason and message.
+struct PodFailure {
+  std::string reason, message;
+};
 
 // Pending, Running, Succeeded or Failed, by kubelet's rules.
 std::string pod_phase(const Json& pod, const PodView& view);
@@ -40,6 +50,7 @@ std::string pod_phase(const Json& pod, const PodView& view);
 // The new status: the pod's old one with what the runtime says put over it
 // (conditions keep their lastTransitionTime while they hold; startTime,
 // qosClass and fields we do not own are kept).
-Json make_pod_status(const Json& pod, const PodView& view, const std::string& now);
+Json make_pod_status(const Json& pod, const PodView& view, const std::string& now,
+                     const std::optional<PodFailure>& failure = std::nullopt);
 
 }  // namespace deckhand::agent

@@ -5,12 +5,17 @@
 #include <algorithm>
 #include <thread>
 
+#include "deckhand/client/informer.h"
 #include "deckhand/common/log.h"
+#include "pull_secrets.h"
 
 namespace deckhand::agent {
 
 namespace v1 = ::runtime::v1;
 using std::chrono::milliseconds;
+
+constexpr int64_t kMinGraceAfterHook = 2;  // seconds a container gets after its preStop hook, as kubelet
+constexpr std::chrono::seconds kPostStartTimeout{30};
 
 namespace {
 
@@ -21,6 +26,32 @@ Clock::time_point from_nanos(int64_t nanos) {
 }
 
 bool is_terminal(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+
+// Time left before activeDeadlineSeconds (counted from status.startTime); nullopt without a deadline.
+std::optional<milliseconds> active_deadline_left(const Json& pod) {
+  const Json& deadline = json_at(json_at(pod, "spec"), "activeDeadlineSeconds");
+  if (!deadline.is_number_integer()) return std::nullopt;
+  auto start = parse_rfc3339(json_string(json_at(pod, "status"), "startTime"));
+  if (!start) return std::nullopt;  // not started: the clock has not begun
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  return std::chrono::seconds(*start + deadline.get<int64_t>()) - now;
+}
+
+int64_t termination_grace(const Json& pod) {
+  const Json& g = json_at(json_at(pod, "spec"), "terminationGracePeriodSeconds");
+  return g.is_number_integer() ? std::max<int64_t>(0, g.get<int64_t>()) : 30;
+}
+
+// The spec of the container (init or app) with this name, or null.
+const Json* container_spec(const Json& pod, const std::string& name) {
+  for (bool init : {false, true}) {
+    const Json& list = pod_containers(pod, init);
+    if (!list.is_array()) continue;
+    for (const Json& c : list)
+      if (json_string(c, "name") == name) return &c;
+  }
+  return nullptr;
+}
 
 template <typename Filter>
 Filter uid_filter(const std::string& uid) {
@@ -42,6 +73,8 @@ struct PodWorker::Pass {
   std::map<std::string, std::vector<v1::Container>> instances;  // by container name, newest first
   std::optional<milliseconds> requeue_after;
 
+  std::optional<PodFailure> failure;  // the agent ends the pod
+
   void requeue(milliseconds d) { requeue_after = requeue_after ? std::min(*requeue_after, d) : d; }
   void hold(const std::string& name, std::string reason, std::string message) {
     auto& cv = view.containers[name];
@@ -51,22 +84,31 @@ struct PodWorker::Pass {
 };
 
 PodWorker::PodWorker(const WorkerSettings& settings, std::shared_ptr<client::ApiClient> api,
-                     std::shared_ptr<cri::CriClient> cri)
+                     std::shared_ptr<cri::CriClient> cri, std::shared_ptr<ProbeManager> probes)
     : settings_(settings),
       api_(std::move(api)),
       cri_(std::move(cri)),
+      probes_(std::move(probes)),
+      objects_([api = api_](const std::string& resource, const std::string& ns, const std::string& name) {
+        return api->get(resource == "secrets" ? client::resources::kSecrets : client::resources::kConfigMaps, ns,
+                        name);
+      }),
       crash_backoff_(settings.backoff_base, settings.backoff_max),
       pull_backoff_(settings.backoff_base, settings.backoff_max) {}
 
 Result<SyncOutcome> PodWorker::sync(const Json& pod) {
   const Json& meta = json_at(pod, "metadata");
   if (!json_at(meta, "deletionTimestamp").is_null()) return sync_deleted(pod);
-  Pass p{pod, PodId::of(pod), restart_policy(pod), {}, {}, {}, {}, {}, {}};
+  Pass p{pod, PodId::of(pod), restart_policy(pod), {}, {}, {}, {}, {}, {}, {}};
   p.view.runtime_name = settings_.runtime_name;
   p.view.host_ip = settings_.pod.host_ip;
   if (is_terminal(json_string(json_at(pod, "status"), "phase"))) {
     DH_CHECK(stop_sandboxes(p.id.uid));  // its containers stay, and with them its status
     return SyncOutcome{};
+  }
+  if (auto left = active_deadline_left(pod)) {
+    if (left->count() <= 0) return fail_past_deadline(p);
+    p.requeue(*left);
   }
   auto sandbox = ensure_sandbox(p);
   if (!sandbox) {
@@ -74,29 +116,45 @@ Result<SyncOutcome> PodWorker::sync(const Json& pod) {
     return tl::unexpected(sandbox.error());
   }
   DH_CHECK(read_containers(p));
-  // Probes, volumes and lifecycle hooks will hook in here, before containers start.
-  bool initialized = true;
-  const Json& inits = pod_containers(pod, true);
-  for (const Json& spec : inits.is_array() ? inits : Json()) {
-    if (!sync_init_container(p, spec)) {
-      initialized = false;
-      break;
+  if (sync_volumes(p)) {
+    bool initialized = true;
+    const Json& inits = pod_containers(pod, true);
+    for (const Json& spec : array_or_empty(inits)) {
+      if (!sync_init_container(p, spec)) {
+        initialized = false;
+        break;
+      }
+    }
+    if (initialized) {
+      const Json& apps = pod_containers(pod, false);
+      for (const Json& spec : array_or_empty(apps)) sync_app_container(p, spec);
     }
   }
-  if (initialized) {
-    const Json& apps = pod_containers(pod, false);
-    for (const Json& spec : apps.is_array() ? apps : Json()) sync_app_container(p, spec);
-  }
+  apply_probes(p);
   DH_CHECK(report_status(p));
   if (is_terminal(pod_phase(pod, p.view))) DH_CHECK(stop_sandboxes(p.id.uid));
   return SyncOutcome{p.requeue_after, false};
+}
+
+// activeDeadlineSeconds: the pod is ended (Failed, DeadlineExceeded) when it
+// has been active that long since its startTime.
+Result<SyncOutcome> PodWorker::fail_past_deadline(Pass& p) {
+  logger()->info("pod={} passed its activeDeadlineSeconds: stopping it", p.id.text());
+  DH_CHECK(stop_pod_containers(*cri_, p.id.uid, termination_grace(p.pod), &p.pod));
+  DH_CHECK(stop_sandboxes(p.id.uid));
+  DH_CHECK(read_containers(p));
+  p.failure = PodFailure{"DeadlineExceeded", "Pod was active on the node longer than the specified deadline"};
+  DH_CHECK(report_status(p));
+  return SyncOutcome{};
 }
 
 Result<SyncOutcome> PodWorker::sync_deleted(const Json& pod) {
   PodId id = PodId::of(pod);
   const Json& grace = json_at(json_at(pod, "metadata"), "deletionGracePeriodSeconds");
   int64_t grace_seconds = grace.is_number_integer() ? std::max<int64_t>(0, grace.get<int64_t>()) : 30;
-  DH_CHECK(with_context(kill_pod(*cri_, id.uid, grace_seconds), "stop pod {}", id.text()));
+  if (probes_) probes_->remove_pod(client::object_key(pod));
+  DH_CHECK(with_context(remove_pod(*cri_, settings_.root_dir, id.uid, grace_seconds, &pod), "stop pod {}",
+                        id.text()));
   Json options = {{"gracePeriodSeconds", 0}, {"preconditions", {{"uid", id.uid}}}};
   auto removed = api_->remove(client::resources::kPods, id.ns, id.name, options);
   if (!removed && !pod_is_gone(id))
@@ -158,6 +216,71 @@ Result<std::string> PodWorker::ensure_sandbox(Pass& p) {
   return id;
 }
 
+// True when the pod's volumes are there (set up now or by an earlier sync);
+// otherwise its containers wait, held with the reason.
+bool PodWorker::sync_volumes(Pass& p) {
+  auto now = Clock::now();
+  if (volumes_set_up_at_ && now - *volumes_set_up_at_ < settings_.volume_refresh) return true;
+  Json pod = p.pod;  // downward API files see the IPs this sync knows
+  Json& status = pod["status"];
+  if (!status.is_object()) status = Json::object();
+  if (!p.pod_ip.empty()) status["podIP"] = p.pod_ip;
+  status["hostIP"] = settings_.pod.host_ip;
+  auto done = set_up_pod_volumes(pod, pod_directory(settings_.root_dir, p.id.uid), objects_);
+  if (done || volumes_set_up_at_) {
+    // A failed refresh leaves the last good contents in place until the next try.
+    if (!done) logger()->warn("pod={} refresh volumes: {}", p.id.text(), done.error().message);
+    volumes_set_up_at_ = now;
+    return true;
+  }
+  logger()->warn("pod={} set up volumes: {}", p.id.text(), done.error().message);
+  for (bool init : {true, false}) {
+    const Json& list = pod_containers(p.pod, init);
+    for (const Json& c : array_or_empty(list)) {
+      std::string name = json_string(c, "name");
+      if (!p.view.containers[name].latest) p.hold(name, "ContainerCreating", done.error().message);
+    }
+  }
+  p.requeue(std::min(settings_.backoff_base, milliseconds(2000)));
+  return false;
+}
+
+// Hands the running containers to the probes and takes their verdicts:
+// started and ready go into the status, a failed liveness or startup probe
+// stops the container (the next sync restarts it by the restart policy).
+void PodWorker::apply_probes(Pass& p) {
+  if (!probes_) return;
+  std::map<std::string, std::string> running;
+  for (auto& [name, cv] : p.view.containers)
+    if (cv.latest && cv.latest->state() == v1::CONTAINER_RUNNING) running[name] = cv.latest->id();
+  std::string key = client::object_key(p.pod);
+  probes_->update_pod(key, p.pod, p.pod_ip, running);
+  for (auto& [name, id] : running) {
+    ContainerHealth health = probes_->health(key, id);
+    ContainerView& cv = p.view.containers[name];
+    cv.started = health.started;
+    cv.ready = health.ready;
+    if (!health.restart_wanted) continue;
+    logger()->info("pod={} container {} {}: stopping it", p.id.text(), name, health.message);
+    if (auto st = stop_container(*cri_, id, container_spec(p.pod, name), p.pod_ip, termination_grace(p.pod)); !st)
+      logger()->warn("pod={} stop container {}: {}", p.id.text(), name, st.error().message);
+    p.requeue(milliseconds(0));
+  }
+}
+
+// kubelet's rule: a container whose postStart hook fails is killed (and
+// restarted by the restart policy).
+void PodWorker::run_post_start(Pass& p, const Json& spec, const std::string& id) {
+  const Json& hook = json_at(json_at(spec, "lifecycle"), "postStart");
+  if (hook.is_null()) return;
+  ActionOutcome outcome = run_action(*cri_, hook, ActionTarget{id, p.pod_ip, &spec}, kPostStartTimeout);
+  if (outcome.result == ProbeResult::Success) return;
+  std::string name = json_string(spec, "name");
+  logger()->warn("pod={} container {}: postStart hook failed: {}", p.id.text(), name, outcome.message);
+  if (auto st = stop_container(*cri_, id, &spec, p.pod_ip, termination_grace(p.pod)); !st)
+    logger()->warn("pod={} stop container {}: {}", p.id.text(), name, st.error().message);
+}
+
 Status PodWorker::read_containers(Pass& p) {
   DH_TRY(containers, cri_->list_containers(uid_filter<v1::ContainerFilter>(p.id.uid)));
   for (auto& c : containers) {
@@ -183,13 +306,20 @@ Status PodWorker::read_containers(Pass& p) {
   return {};
 }
 
-// True when this init container has completed and the next may go.
+// True when this init container has completed and the next may go. A
+// sidecar (restartPolicy Always) lets the next go once it runs, and is
+// restarted whenever it exits, whatever the pod's policy.
 bool PodWorker::sync_init_container(Pass& p, const Json& spec) {
   std::string name = json_string(spec, "name");
   ContainerView& cv = p.view.containers[name];
   if (!cv.latest) {
     start_container(p, spec, 0);
-    return false;
+    return is_sidecar(spec) && cv.latest && cv.latest->state() == v1::CONTAINER_RUNNING;
+  }
+  if (is_sidecar(spec)) {
+    if (cv.latest->state() == v1::CONTAINER_EXITED) restart_after_backoff(p, spec);
+    else if (cv.latest->state() == v1::CONTAINER_CREATED) start_created(p, name);
+    return cv.latest->started_at() > 0;
   }
   switch (cv.latest->state()) {
     case v1::CONTAINER_EXITED:
@@ -246,7 +376,14 @@ void PodWorker::start_created(Pass& p, const std::string& name) {
 void PodWorker::start_container(Pass& p, const Json& spec, uint32_t attempt) {
   std::string name = json_string(spec, "name");
   if (!ensure_image(p, spec)) return;
-  auto config = make_container_config(p.pod, spec, attempt, p.pod_ip, settings_.pod);
+  ContainerInputs in;
+  in.restart_count = attempt;
+  in.pod_ip = p.pod_ip;
+  in.objects = objects_;
+  auto mounts = container_mounts(p.pod, spec, pod_directory(settings_.root_dir, p.id.uid));
+  if (!mounts) return p.hold(name, "CreateContainerConfigError", mounts.error().message);
+  in.mounts = std::move(*mounts);
+  auto config = make_container_config(p.pod, spec, in, settings_.pod);
   if (!config) return p.hold(name, "CreateContainerConfigError", config.error().message);
   auto id = cri_->create_container(p.sandbox_id, *config, p.sandbox_config);
   if (!id) {
@@ -257,6 +394,8 @@ void PodWorker::start_container(Pass& p, const Json& spec, uint32_t attempt) {
   if (!started) {
     logger()->warn("pod={} start container {}: {}", p.id.text(), name, started.error().message);
     p.hold(name, "RunContainerError", started.error().message);
+  } else {
+    run_post_start(p, spec, *id);
   }
   ContainerView& cv = p.view.containers[name];
   if (auto status = cri_->container_status(*id, false)) {
@@ -306,7 +445,7 @@ bool PodWorker::ensure_image(Pass& p, const Json& spec) {
       return false;
     }
   }
-  auto pulled = cri_->pull_image(image, {}, &p.sandbox_config);
+  auto pulled = pull(p, image);
   if (!pulled) {
     pull_backoff_.retry(image, now);
     pull_failed_at_[image] = now;
@@ -320,9 +459,21 @@ bool PodWorker::ensure_image(Pass& p, const Json& spec) {
   return true;
 }
 
+// Anonymously, or with each matching imagePullSecret in turn until one works.
+Result<std::string> PodWorker::pull(Pass& p, const std::string& image) {
+  DH_TRY(credentials, pull_credentials(p.pod, image, objects_));
+  if (credentials.empty()) return cri_->pull_image(image, {}, &p.sandbox_config);
+  Result<std::string> pulled = fail(ErrorKind::Internal, "no credential tried");
+  for (const auto& auth : credentials) {
+    pulled = cri_->pull_image(image, auth, &p.sandbox_config);
+    if (pulled) break;
+  }
+  return pulled;
+}
+
 Status PodWorker::report_status(Pass& p) {
   std::string now = rfc3339_now();
-  Json status = make_pod_status(p.pod, p.view, now);
+  Json status = make_pod_status(p.pod, p.view, now, p.failure);
   if (status == json_at(p.pod, "status") || (last_written_status_ && *last_written_status_ == status))
     return {};
   Json updated = p.pod;
@@ -332,7 +483,7 @@ Status PodWorker::report_status(Pass& p) {
     // Our copy was stale: put the status over the current object.
     DH_TRY(fresh, api_->get(client::resources::kPods, p.id.ns, p.id.name));
     if (PodId::of(fresh).uid != p.id.uid) return {};
-    status = make_pod_status(fresh, p.view, now);
+    status = make_pod_status(fresh, p.view, now, p.failure);
     if (status == json_at(fresh, "status")) {
       last_written_status_ = status;
       return {};
@@ -345,25 +496,57 @@ Status PodWorker::report_status(Pass& p) {
   return {};
 }
 
-Status kill_pod(cri::CriClient& cri, const std::string& uid, int64_t grace_seconds) {
-  DH_TRY(containers, cri.list_containers(uid_filter<v1::ContainerFilter>(uid)));
-  // All at once, so that the grace period is the pod's and not per container.
-  std::vector<Status> results(containers.size());
-  std::vector<std::thread> stoppers;
-  for (size_t i = 0; i < containers.size(); ++i) {
-    if (containers[i].state() != v1::CONTAINER_RUNNING) continue;
-    stoppers.emplace_back([&, i] { results[i] = cri.stop_container(containers[i].id(), grace_seconds); });
+Status stop_container(cri::CriClient& cri, const std::string& container_id, const Json* container_spec,
+                      const std::string& pod_ip, int64_t grace_seconds) {
+  static const Json kNoHook;
+  const Json& hook = container_spec ? json_at(json_at(*container_spec, "lifecycle"), "preStop") : kNoHook;
+  if (!hook.is_null() && grace_seconds > 0) {
+    auto begin = Clock::now();
+    ActionOutcome outcome = run_action(cri, hook, ActionTarget{container_id, pod_ip, container_spec},
+                                       std::chrono::seconds(grace_seconds));
+    if (outcome.result != ProbeResult::Success)
+      logger()->warn("container {}: preStop hook failed: {}", container_id, outcome.message);
+    auto spent = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - begin).count();
+    grace_seconds = std::max(grace_seconds - spent, kMinGraceAfterHook);
   }
-  for (auto& t : stoppers) t.join();
-  for (size_t i = 0; i < results.size(); ++i)
-    if (!results[i] && results[i].error().kind != ErrorKind::NotFound)
-      return tl::unexpected(results[i].error().context("stop container {}", containers[i].id()));
+  return cri.stop_container(container_id, grace_seconds);
+}
+
+Status kill_pod(cri::CriClient& cri, const std::string& uid, int64_t grace_seconds, const Json* pod) {
+  DH_CHECK(stop_pod_containers(cri, uid, grace_seconds, pod));
   DH_TRY(sandboxes, cri.list_pod_sandbox(uid_filter<v1::PodSandboxFilter>(uid)));
   for (auto& s : sandboxes) {
     DH_CHECK(with_context(cri.stop_pod_sandbox(s.id()), "stop sandbox {}", s.id()));
     DH_CHECK(with_context(cri.remove_pod_sandbox(s.id()), "remove sandbox {}", s.id()));
   }
   return {};
+}
+
+Status stop_pod_containers(cri::CriClient& cri, const std::string& uid, int64_t grace_seconds, const Json* pod) {
+  DH_TRY(containers, cri.list_containers(uid_filter<v1::ContainerFilter>(uid)));
+  std::string pod_ip = pod ? json_string(json_at(*pod, "status"), "podIP") : "";
+  // All at once, so that the grace period is the pod's and not per container.
+  std::vector<Status> results(containers.size());
+  std::vector<std::thread> stoppers;
+  for (size_t i = 0; i < containers.size(); ++i) {
+    if (containers[i].state() != v1::CONTAINER_RUNNING) continue;
+    const Json* spec = nullptr;
+    if (auto it = containers[i].labels().find(kContainerNameLabel); pod && it != containers[i].labels().end())
+      spec = container_spec(*pod, it->second);
+    stoppers.emplace_back(
+        [&, i, spec] { results[i] = stop_container(cri, containers[i].id(), spec, pod_ip, grace_seconds); });
+  }
+  for (auto& t : stoppers) t.join();
+  for (size_t i = 0; i < results.size(); ++i)
+    if (!results[i] && results[i].error().kind != ErrorKind::NotFound)
+      return tl::unexpected(results[i].error().context("stop container {}", containers[i].id()));
+  return {};
+}
+
+Status remove_pod(cri::CriClient& cri, const std::string& root_dir, const std::string& uid, int64_t grace_seconds,
+                  const Json* pod) {
+  DH_CHECK(kill_pod(cri, uid, grace_seconds, pod));
+  return with_context(tear_down_pod_volumes(pod_directory(root_dir, uid)), "remove the volumes of pod {}", uid);
 }
 
 }  // namespace deckhand::agent

@@ -35,6 +35,11 @@ Flags (override the config file; defaults in brackets):
   --backoff-base-ms N        CrashLoopBackOff first delay [10000]
   --backoff-max-ms N         [300000]
   --backoff-reset-ms N       clean running that resets the back-off [600000]
+  --address IP               the node server's address [0.0.0.0]
+  --port N                   the node server's HTTPS port; 0 picks one, -1 runs none [10250]
+  --tls-cert-file FILE       its serving certificate [self-signed, under <root-dir>/pki]
+  --tls-private-key-file FILE
+  --client-ca-file FILE      CA of the clients allowed in (the apiserver) [the kubeconfig's cluster CA]
   --log-level LEVEL          trace|debug|info|warn|error|off [warn]
   -h, --help                 this text
 
@@ -73,6 +78,10 @@ Status apply(AgentConfig& c, const std::string& key, const std::string& v) {
   else if (key == "cluster-domain") c.cluster_domain = v;
   else if (key == "register-with-taint") c.node_taints.push_back(v);
   else if (key == "log-level") c.log_level = v;
+  else if (key == "address") c.server_address = v;
+  else if (key == "tls-cert-file") c.tls_cert_file = v;
+  else if (key == "tls-private-key-file") c.tls_key_file = v;
+  else if (key == "client-ca-file") c.client_ca_file = v;
   else if (key == "node-label") {
     auto eq = v.find('=');
     if (eq == std::string::npos || eq == 0) return fail(ErrorKind::InvalidArgument, "node-label: want KEY=VALUE, got '{}'", v);
@@ -80,6 +89,10 @@ Status apply(AgentConfig& c, const std::string& key, const std::string& v) {
   } else if (key == "max-pods") {
     DH_TRY(n, parse_number(key, v, 1));
     c.max_pods = n;
+  } else if (key == "port") {
+    DH_TRY(n, parse_number(key, v, -1));
+    if (n > 65535) return fail(ErrorKind::InvalidArgument, "port: {} is not a port", n);
+    c.server_port = n;
   } else if (key == "lease-interval-ms") return ms(c.lease_interval);
   else if (key == "status-interval-ms") return ms(c.status_interval);
   else if (key == "relist-interval-ms") return ms(c.relist_interval);

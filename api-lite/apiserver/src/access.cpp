@@ -41,8 +41,15 @@ void collect_refs(const Json& spec, const std::string& kind, std::vector<std::st
   const char* ref_key = kind == "configmaps" ? "configMapRef" : "secretRef";
   const char* key_ref = kind == "configmaps" ? "configMapKeyRef" : "secretKeyRef";
   if (spec.contains("volumes") && spec["volumes"].is_array())
-    for (const auto& v : spec["volumes"])
-      if (v.is_object() && v.contains(vol_key)) add(v[vol_key], vol_name);
+    for (const auto& v : spec["volumes"]) {
+      if (!v.is_object()) continue;
+      if (v.contains(vol_key)) add(v[vol_key], vol_name);
+      if (!v.contains("projected") || !v["projected"].is_object() || !v["projected"].contains("sources") ||
+          !v["projected"]["sources"].is_array())
+        continue;
+      for (const auto& source : v["projected"]["sources"])
+        if (source.is_object() && source.contains(vol_key)) add(source[vol_key], "name");  // "name" for both
+    }
   for (const char* list : {"containers", "initContainers"}) {
     if (!spec.contains(list) || !spec[list].is_array()) continue;
     for (const auto& c : spec[list]) {

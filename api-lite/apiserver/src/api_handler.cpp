@@ -302,6 +302,10 @@ void ApiHandler::serve_resource(Call& call, http::Responder& out) {
     if (!text) return send_error(out, text.error());
     return out.send({200, {{"Content-Type", "application/json"}}, std::move(*text)});
   }
+  if (call.verb == "get" && call.sub == "log") return proxy_pod_log(call, out);
+  if (call.sub == "exec" || call.sub == "attach" || call.sub == "portforward")
+    return send_error(out, api_fail(503, "ServiceUnavailable",
+                                    "pod " + call.sub + " is not supported by deckhand-apiserver yet").value());
   if (call.verb == "get") return reply(get_object(call));
   if (call.verb == "create" && !call.sub.empty()) return reply_pair(post_subresource(call));
   if (call.verb == "create") return reply_pair(create_object(call));
@@ -313,9 +317,6 @@ void ApiHandler::serve_resource(Call& call, http::Responder& out) {
 
 ApiResult<Json> ApiHandler::get_object(Call& call) {
   const auto& info = *call.info;
-  if (call.sub == "log" || call.sub == "exec")
-    return api_fail(503, "ServiceUnavailable",
-                    "pod " + call.sub + " is not available: deckhand-apiserver does not reach node agents yet");
   auto rv = call.req.query_param("resourceVersion");
   if (!rv || *rv != "0") cache_.wait_for(store_.current_revision(), kConsistentReadWait);
   auto obj = cache_.get(call.key());
@@ -323,6 +324,20 @@ ApiResult<Json> ApiHandler::get_object(Call& call) {
   if (call.sub == "scale") return scale_of(*obj);
   if (wants_table(call.req)) return api::make_table(table_request(call.req, info), {*obj}, Json::object());
   return *obj;
+}
+
+void ApiHandler::proxy_pod_log(Call& call, http::Responder& out) {
+  cache_.wait_for(store_.current_revision(), kConsistentReadWait);
+  auto pod = cache_.get(call.key());
+  if (!pod) return send_error(out, api_fail(api::not_found(call.info->plural, call.info->group, call.name)).value());
+  std::optional<Json> node;
+  std::string node_name =
+      pod->contains("spec") && (*pod)["spec"].is_object() ? (*pod)["spec"].value("nodeName", "") : "";
+  if (!node_name.empty())
+    if (auto n = cache_.get(find_resource("", "v1", "nodes")->key("", node_name))) node = *n;
+  auto url = pod_log_url(*pod, node, call.req);
+  if (!url) return send_error(out, url.error());
+  proxy_node_stream(config_.node_proxy, *url, out);
 }
 
 ApiResult<ApiHandler::Listing> ApiHandler::select_objects(Call& call) {

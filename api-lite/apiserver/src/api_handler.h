@@ -13,6 +13,7 @@
 #include "api_error.h"
 #include "deckhand/http/server.h"
 #include "deckhand/store/store.h"
+#include "node_proxy.h"
 #include "resources.h"
 #include "watch_cache.h"
 
@@ -24,6 +25,8 @@ struct HandlerConfig {
   std::chrono::seconds max_watch_timeout{1800};
   // Without TLS (tests, loopback only): requests without credentials act as this user.
   std::optional<UserInfo> insecure_user;
+  // How pods/log reaches node agents.
+  NodeProxyConfig node_proxy;
 };
 
 class ApiHandler {
@@ -38,6 +41,8 @@ class ApiHandler {
   struct Call;
   void serve_resource(Call& call, http::Responder& out);
   ApiResult<Json> get_object(Call& call);
+  // pods/<name>/log, streamed from the pod's node.
+  void proxy_pod_log(Call& call, http::Responder& out);
   // The objects a list selects (selectors, paging), read consistently.
   struct Listing {
     std::vector<WatchCache::Item> items;

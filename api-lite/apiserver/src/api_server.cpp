@@ -145,6 +145,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions o) {
     DH_CHECK(bootstrap_pki(o));
     const std::string dir = pki_dir_of(o);
     http_options.tls = http::TlsOptions{dir + "/apiserver.crt", dir + "/apiserver.key", dir + "/ca.crt"};
+    config.node_proxy.client_cert_file = dir + "/apiserver-agent-client.crt";
+    config.node_proxy.client_key_file = dir + "/apiserver-agent-client.key";
   }
   server->handler = std::make_unique<ApiHandler>(*server->store, *server->cache, *server->ips, std::move(config));
   DH_CHECK(create_namespaces(*server->handler));

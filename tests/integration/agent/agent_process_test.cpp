@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "agent_process.h"
 #include "api_world.h"
 #include "cri_world.h"
 #include "deckhand/common/fs.h"
@@ -15,68 +16,6 @@ using namespace deckhand::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-class AgentProcess {
- public:
-  AgentProcess(ApiWorld& api, CriWorld& cri, std::string node) : api_(api), cri_(cri), node_(std::move(node)) {
-    kubeconfig_ = api.issue_kubeconfig("system:node:" + node_, {"system:nodes"});
-    // No nameserver: pods must not send DNS queries off the machine.
-    REQUIRE(fs::write_file_atomic(dir_.sub("resolv.conf"), "search agent.test\n"));
-    REQUIRE(fs::write_file_atomic(dir_.sub("empty.toml"), ""));
-  }
-  ~AgentProcess() { stop(SIGTERM); }
-
-  void start() {
-    std::vector<std::string> args = {build_path("agent/deckhand-agent"),
-                                     "--config", dir_.sub("empty.toml"),
-                                     "--node-name", node_,
-                                     "--kubeconfig", kubeconfig_,
-                                     "--cri-endpoint", "unix://" + cri_.root() + "/cri.sock",
-                                     "--root-dir", dir_.sub("state"),
-                                     "--pod-log-dir", dir_.sub("pods"),
-                                     "--cgroup-root", cri_.cgroup_parent(),
-                                     "--resolv-conf", dir_.sub("resolv.conf"),
-                                     "--lease-interval-ms", "300",
-                                     "--status-interval-ms", "300",
-                                     "--relist-interval-ms", "200",
-                                     "--log-level", "info"};
-    ::unlink(dir_.sub("stdout").c_str());
-    pid_ = start_daemon(args, dir_.sub("stdout"), dir_.sub("agent.log"));
-    REQUIRE(pid_ > 0);
-    bool exited = false;
-    bool up = eventually([&] {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) exited = true;
-      auto out = fs::read_file(dir_.sub("stdout"));
-      return exited || (out && out->find("ready") != std::string::npos);
-    }, 20s);
-    if (exited) pid_ = -1;
-    bool started = up && !exited;
-    REQUIRE_MESSAGE(started, "deckhand-agent did not come up:\n" << log());
-  }
-
-  void stop(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    if (!eventually([&] { return ::waitpid(pid_, nullptr, WNOHANG) == pid_; }, 10s)) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-  }
-
-  std::string log() const {
-    auto s = fs::read_file(dir_.sub("agent.log"));
-    return s ? *s : "";
-  }
-
- private:
-  ApiWorld& api_;
-  CriWorld& cri_;
-  std::string node_;
-  TempDir dir_{"deckhand-agent"};
-  std::string kubeconfig_;
-  pid_t pid_ = -1;
-};
 
 Json get_json(ApiWorld& api, const std::vector<std::string>& args) {
   auto r = api.kubectl(args);
@@ -99,7 +38,7 @@ TEST_CASE("deckhand-agent: registers its node, runs a kubectl-made pod, survives
   cri.start();
   std::string image = cri.import_busybox();
   std::string node = unique_name("agent", 40);
-  AgentProcess agent(api, cri, node);
+  AgentProcess agent(api, {node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(), {}});
   agent.start();
   bool registered =
       eventually([&] { return ready_status(get_json(api, {"get", "node", node, "-o", "json"})) == "True"; }, 20s);

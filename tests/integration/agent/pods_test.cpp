@@ -40,6 +40,7 @@ struct AgentWorld {
     cri.import_busybox();
     config.node_name = node;
     config.pod_log_dir = dir.sub("pods");
+    config.root_dir = dir.sub("state");
     config.cgroup_root = cri.cgroup_parent();
     // No nameserver: pods must not send DNS queries off the machine.
     config.resolv_conf = dir.sub("resolv.conf");

@@ -20,6 +20,13 @@ Json pod_json(Json spec) {
 
 Json busybox(const std::string& name) { return {{"name", name}, {"image", "busybox:1.36"}}; }
 
+ContainerInputs inputs(uint32_t restart_count = 0, std::string pod_ip = "") {
+  ContainerInputs in;
+  in.restart_count = restart_count;
+  in.pod_ip = std::move(pod_ip);
+  return in;
+}
+
 PodSettings settings() {
   PodSettings s;
   s.node_name = "node-a";
@@ -180,7 +187,7 @@ TEST_CASE("the container config: command, env with fieldRefs and $(VAR), resourc
               {{"name", "APP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.labels['app']"}}}}}}};
   c["resources"] = {{"requests", {{"cpu", "250m"}}}, {"limits", {{"cpu", "500m"}, {"memory", "64Mi"}}}};
   Json pod = pod_json({{"nodeName", "node-a"}, {"terminationGracePeriodSeconds", 5}, {"containers", {c}}});
-  auto cc = make_container_config(pod, c, 3, "10.88.0.7", s);
+  auto cc = make_container_config(pod, c, inputs(3, "10.88.0.7"), s);
   REQUIRE_MESSAGE(cc, (cc ? "" : cc.error().message));
   CHECK(cc->metadata().name() == "app");
   CHECK(cc->metadata().attempt() == 3);
@@ -211,27 +218,91 @@ TEST_CASE("the container config: command, env with fieldRefs and $(VAR), resourc
   CHECK(cc->annotations().at("io.kubernetes.container.restartCount") == "3");
 
   SUBCASE("no requests: the minimum shares and no quota; a limit alone is the request") {
-    auto plain = make_container_config(pod, busybox("plain"), 0, "", s);
+    auto plain = make_container_config(pod, busybox("plain"), inputs(), s);
     REQUIRE(plain);
     CHECK(plain->linux().resources().cpu_shares() == 2);
     CHECK(plain->linux().resources().cpu_quota() == 0);
     CHECK(plain->linux().resources().memory_limit_in_bytes() == 0);
     Json limited = busybox("limited");
     limited["resources"] = {{"limits", {{"cpu", "1"}}}};
-    auto l = make_container_config(pod, limited, 0, "", s);
+    auto l = make_container_config(pod, limited, inputs(), s);
     CHECK(l->linux().resources().cpu_shares() == 1024);
     CHECK(l->linux().resources().cpu_quota() == 100000);
   }
-  SUBCASE("an env source we cannot read yet is an error naming the variable") {
+  SUBCASE("an env source that cannot be read is an error naming the variable") {
     Json bad = busybox("bad");
     bad["env"] = {{{"name", "SECRET"}, {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "k"}}}}}}};
-    auto b = make_container_config(pod, bad, 0, "", s);
+    auto b = make_container_config(pod, bad, inputs(), s);
     REQUIRE(!b);
     CHECK(b.error().message.find("SECRET") != std::string::npos);
     Json field = busybox("field");
     field["env"] = {{{"name", "X"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "spec.nothing"}}}}}}};
-    CHECK(!make_container_config(pod, field, 0, "", s));
+    CHECK(!make_container_config(pod, field, inputs(), s));
   }
+}
+
+TEST_CASE("env from ConfigMaps, Secrets and resource fields") {
+  PodSettings s;
+  s.node_cpu_millis = 4000;
+  s.node_memory_bytes = 8LL << 30;
+  std::map<std::string, Json> objects = {
+      {"configmaps/shop/cfg", {{"data", {{"MODE", "fast"}, {"LEVEL", "3"}, {"bad key", "x"}}}}},
+      {"secrets/shop/pw", {{"data", {{"PASSWORD", "czNjcjN0"}}}}}};  // "s3cr3t"
+  ContainerInputs in;
+  in.objects = [&](const std::string& resource, const std::string& ns, const std::string& name) -> Result<Json> {
+    auto it = objects.find(resource + "/" + ns + "/" + name);
+    if (it == objects.end()) return fail(ErrorKind::NotFound, "{} {} not found", resource, name);
+    return it->second;
+  };
+  Json c = busybox("app");
+  c["resources"] = {{"requests", {{"memory", "64Mi"}}}, {"limits", {{"cpu", "250m"}}}};
+  Json pod = pod_json({{"containers", {c}}});
+  auto env_of = [&](const Json& container) -> Result<std::map<std::string, std::string>> {
+    DH_TRY(list, container_env(pod, container, in, s));
+    return std::map<std::string, std::string>(list.begin(), list.end());
+  };
+
+  Json e = c;
+  e["envFrom"] = {{{"configMapRef", {{"name", "cfg"}}}, {"prefix", "CFG_"}}, {{"secretRef", {{"name", "pw"}}}}};
+  e["env"] = {
+      {{"name", "CFG_MODE"}, {"value", "overridden"}},
+      {{"name", "ONE"}, {"valueFrom", {{"configMapKeyRef", {{"name", "cfg"}, {"key", "LEVEL"}}}}}},
+      {{"name", "PW"}, {"valueFrom", {{"secretKeyRef", {{"name", "pw"}, {"key", "PASSWORD"}}}}}},
+      {{"name", "OPT"}, {"valueFrom", {{"secretKeyRef", {{"name", "gone"}, {"key", "k"}, {"optional", true}}}}}},
+      {{"name", "CPU"}, {"valueFrom", {{"resourceFieldRef", {{"resource", "limits.cpu"}}}}}},
+      {{"name", "CPU_M"}, {"valueFrom", {{"resourceFieldRef", {{"resource", "limits.cpu"}, {"divisor", "1m"}}}}}},
+      {{"name", "MEM"}, {"valueFrom", {{"resourceFieldRef", {{"resource", "requests.memory"}, {"divisor", "1Mi"}}}}}},
+      {{"name", "MEM_LIMIT"}, {"valueFrom", {{"resourceFieldRef", {{"resource", "limits.memory"}, {"divisor", "1Gi"}}}}}}};
+  auto env = env_of(e);
+  REQUIRE_MESSAGE(env, (env ? "" : env.error().message));
+  CHECK((*env)["CFG_MODE"] == "overridden");
+  CHECK((*env)["CFG_LEVEL"] == "3");
+  CHECK(env->count("CFG_bad key") == 0);  // not a variable name: skipped, as kubelet does
+  CHECK((*env)["PASSWORD"] == "s3cr3t");
+  CHECK((*env)["ONE"] == "3");
+  CHECK((*env)["PW"] == "s3cr3t");
+  CHECK(env->count("OPT") == 0);
+  CHECK((*env)["CPU"] == "1");  // 250m rounded up to whole cores
+  CHECK((*env)["CPU_M"] == "250");
+  CHECK((*env)["MEM"] == "64");
+  CHECK((*env)["MEM_LIMIT"] == "8");  // no limit: the node's allocatable
+
+  Json missing = c;
+  missing["env"] = {{{"name", "X"}, {"valueFrom", {{"configMapKeyRef", {{"name", "nope"}, {"key", "k"}}}}}}};
+  auto m = env_of(missing);
+  REQUIRE(!m);
+  CHECK(m.error().kind == ErrorKind::NotFound);
+  CHECK(m.error().message.find("configmap \"nope\" not found") != std::string::npos);
+  Json no_key = c;
+  no_key["env"] = {{{"name", "X"}, {"valueFrom", {{"configMapKeyRef", {{"name", "cfg"}, {"key", "k"}}}}}}};
+  auto k = env_of(no_key);
+  REQUIRE(!k);
+  CHECK(k.error().message.find("couldn't find key k in ConfigMap shop/cfg") != std::string::npos);
+  Json from_missing = c;
+  from_missing["envFrom"] = {{{"secretRef", {{"name", "nope"}}}}};
+  CHECK(!env_of(from_missing));
+  from_missing["envFrom"] = {{{"secretRef", {{"name", "nope"}, {"optional", true}}}}};
+  CHECK(env_of(from_missing));
 }
 
 TEST_CASE("image pull policy defaults") {

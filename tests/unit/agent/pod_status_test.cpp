@@ -224,3 +224,52 @@ TEST_CASE("a completed pod: Ready false with PodCompleted, IPs kept once the san
   CHECK(st["podIP"] == "10.88.0.5");
   CHECK(st["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0);
 }
+
+TEST_CASE("a sidecar (restartable init container) initializes the pod once it runs, and counts for readiness") {
+  Json inits = containers({"proxy"});
+  inits[0]["restartPolicy"] = "Always";
+  Json pod = pod_json({{"initContainers", inits}, {"containers", containers({"app"})}});
+  auto status_of = [&](std::map<std::string, ContainerView> c) { return make_pod_status(pod, view_with(c), kNow); };
+  auto condition_of = [](const Json& s, const std::string& type) {
+    for (const Json& c : s["conditions"])
+      if (c["type"] == type) return c["status"].get<std::string>();
+    return std::string();
+  };
+
+  Json waiting = status_of({{"proxy", latest(running("p1"))}});
+  CHECK(waiting["phase"] == "Pending");
+  CHECK(condition_of(waiting, "Initialized") == "True");
+  CHECK(waiting["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating");
+  CHECK(waiting["initContainerStatuses"][0]["ready"] == true);
+
+  Json both = status_of({{"proxy", latest(running("p1"))}, {"app", latest(running("a1"))}});
+  CHECK(both["phase"] == "Running");
+  CHECK(condition_of(both, "Ready") == "True");
+
+  ContainerView unready = latest(running("p1"));
+  unready.ready = false;
+  Json sidecar_unready = status_of({{"proxy", unready}, {"app", latest(running("a1"))}});
+  CHECK(sidecar_unready["initContainerStatuses"][0]["ready"] == false);
+
+  // One that has not started yet holds the pod in initialization.
+  Json not_started = status_of({});
+  CHECK(condition_of(not_started, "Initialized") == "False");
+  CHECK(not_started["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing");
+}
+
+TEST_CASE("probe verdicts: a running container is ready only when started and ready") {
+  Json pod = pod_json({{"containers", containers({"app"})}});
+  ContainerView v = latest(running("a1"));
+  v.ready = false;
+  Json s = make_pod_status(pod, view_with({{"app", v}}), kNow);
+  CHECK(s["containerStatuses"][0]["ready"] == false);
+  CHECK(s["containerStatuses"][0]["started"] == true);
+  v.started = false;
+  v.ready = true;
+  s = make_pod_status(pod, view_with({{"app", v}}), kNow);
+  CHECK(s["containerStatuses"][0]["ready"] == false);
+  CHECK(s["containerStatuses"][0]["started"] == false);
+  v.started = true;
+  s = make_pod_status(pod, view_with({{"app", v}}), kNow);
+  CHECK(s["containerStatuses"][0]["ready"] == true);
+}

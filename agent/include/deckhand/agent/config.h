@@ -29,6 +29,11 @@ struct AgentConfig {
   std::chrono::milliseconds backoff_base{10000};    // CrashLoopBackOff: 10 s doubling
   std::chrono::milliseconds backoff_max{300000};    // to 5 min
   std::chrono::milliseconds backoff_reset{600000};  // reset after 10 min of clean running
+  // The node's HTTPS server (kubelet's port): logs for `kubectl logs`, /pods, /stats/summary.
+  std::string server_address = "0.0.0.0";
+  int64_t server_port = 10250;                // 0: a free port; -1: no server
+  std::string tls_cert_file, tls_key_file;    // empty: a self-signed certificate under root_dir/pki
+  std::string client_ca_file;  // who may call it; empty: the CA of the kubeconfig's cluster
   std::string log_level = "warn";
   std::string config_file = "/etc/deckhand/agent.toml";
   bool show_help = false;

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "deckhand/agent/config.h"
 #include "deckhand/client/api_client.h"
@@ -19,6 +20,8 @@ class PodManager {
   static Result<std::unique_ptr<PodManager>> start(const AgentConfig& config, std::shared_ptr<client::ApiClient> api,
                                                    std::shared_ptr<cri::CriClient> cri, std::string host_ip);
   virtual ~PodManager() = default;  // stops the workers; pods keep running
+  // The pods bound to this node as the agent last heard of them.
+  virtual std::vector<Json> pods() const = 0;
 };
 
 }  // namespace deckhand::agent
