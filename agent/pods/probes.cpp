@@ -1,6 +1,5 @@
 #include "probes.h"
 
-#include <curl/curl.h>
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
 #include <poll.h>
@@ -17,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "deckhand/client/curl.h"
 #include "deckhand/common/fd.h"
 #include "deckhand/common/log.h"
 
@@ -175,22 +175,6 @@ ActionOutcome run_exec(cri::CriClient* cri, const Json& exec, const std::string&
                                      response.stdout(), response.stderr())));
 }
 
-struct CurlEasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct CurlListDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
-Status init_curl_once() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (result != CURLE_OK)
-    return fail(ErrorKind::Internal, "curl_global_init: {}", curl_easy_strerror(result));
-  return {};
-}
-
 // Reads the body only up to kMaxBodyBytes: the status line is what counts.
 size_t count_body(char*, size_t size, size_t count, void* userdata) {
   auto* total = static_cast<size_t*>(userdata);
@@ -205,8 +189,8 @@ int check_cancel(void* userdata, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
 
 // The request headers: the handler's own, then kubelet's defaults for those it
 // does not set. Curl sends "Name;" as a header with an empty value.
-std::unique_ptr<curl_slist, CurlListDeleter> http_headers(const Json& http_get) {
-  std::unique_ptr<curl_slist, CurlListDeleter> list;
+client::HeaderList http_headers(const Json& http_get) {
+  client::HeaderList list;
   bool has_user_agent = false, has_accept = false;
   auto add = [&list](const std::string& line) {
     list.reset(curl_slist_append(list.release(), line.c_str()));
@@ -245,8 +229,8 @@ ActionOutcome run_http_get(const Json& http_get, const ActionTarget& target, mil
                            ActionCancel* cancel) {
   auto url = http_url(http_get, target);
   if (!url) return failure("httpGet: " + url.error().message);
-  if (auto ok = init_curl_once(); !ok) return failure(ok.error().message);
-  std::unique_ptr<CURL, CurlEasyDeleter> curl(curl_easy_init());
+  if (auto ok = client::init_curl(); !ok) return failure(ok.error().message);
+  client::EasyHandle curl(curl_easy_init());
   if (!curl) return failure("curl_easy_init failed");
   auto headers = http_headers(http_get);
   size_t body_bytes = 0;

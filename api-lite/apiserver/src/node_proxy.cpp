@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "deckhand/api/status.h"
+#include "deckhand/client/curl.h"
 #include "deckhand/common/log.h"
 
 namespace deckhand::apiserver {
@@ -14,10 +15,7 @@ namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;
 
-struct EasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
+using client::EasyHandle;
 
 void send_status(http::Responder& out, const ApiError& e) {
   out.send({e.code, {{"Content-Type", "application/json"}}, e.status.dump() + "\n"});
@@ -153,10 +151,6 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return 0;
 }
 
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 }  // namespace
 
@@ -173,7 +167,7 @@ ApiResult<std::string> pod_log_url(const Json& pod, const std::optional<Json>& n
   if (address.empty())
     return api_fail(503, "ServiceUnavailable", "node " + node_name + " has no address to reach its agent at");
   if (address.find(':') != std::string::npos) address = "[" + address + "]";
-  init_curl_once();
+  if (auto ok = client::init_curl(); !ok) return api_fail(500, "InternalError", ok.error().message);
   EasyHandle curl(curl_easy_init());
   if (!curl) return api_fail(500, "InternalError", "curl_easy_init failed");
   std::string url = "https://" + address + ":" + std::to_string(agent_port(*node)) + "/containerLogs/" +
@@ -191,7 +185,8 @@ ApiResult<std::string> pod_log_url(const Json& pod, const std::optional<Json>& n
 }
 
 void proxy_node_stream(const NodeProxyConfig& config, const std::string& url, http::Responder& out) {
-  init_curl_once();
+  if (auto ok = client::init_curl(); !ok)
+    return send_status(out, api_fail(500, "InternalError", ok.error().message).value());
   EasyHandle curl(curl_easy_init());
   if (!curl) return send_status(out, api_fail(500, "InternalError", "curl_easy_init failed").value());
   Transfer t;

@@ -120,14 +120,6 @@ std::string percent_encode(std::string_view s) {
 
 }  // namespace
 
-Status init_curl() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (result != CURLE_OK)
-    return fail(ErrorKind::Internal, "curl_global_init: {}", curl_easy_strerror(result));
-  return {};
-}
 
 Result<EasyHandle> new_easy_handle(const ClientConfig& config) {
   EasyHandle handle(curl_easy_init());
@@ -218,5 +210,18 @@ bool has_code(const Error& e, std::string_view code) {
 
 bool is_conflict(const Error& e) { return e.kind == ErrorKind::FailedPrecondition && has_code(e, "409"); }
 bool is_gone(const Error& e) { return e.kind == ErrorKind::FailedPrecondition && has_code(e, "410"); }
+
+}  // namespace deckhand::client
+
+namespace deckhand::client {
+
+Status init_curl() {
+  static std::once_flag once;
+  static CURLcode result = CURLE_OK;
+  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (result != CURLE_OK)
+    return fail(ErrorKind::Internal, "curl_global_init: {}", curl_easy_strerror(result));
+  return {};
+}
 
 }  // namespace deckhand::client

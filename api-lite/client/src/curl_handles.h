@@ -12,28 +12,16 @@
 #include <vector>
 
 #include "deckhand/client/api_client.h"
+#include "deckhand/client/curl.h"
 #include "deckhand/client/kubeconfig.h"
 #include "deckhand/common/result.h"
 
 namespace deckhand::client::detail {
 
-struct EasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
-
-struct MultiDeleter {
-  void operator()(CURLM* m) const { curl_multi_cleanup(m); }
-};
-using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
-
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
-
-// curl_global_init, once per process; its failure is remembered.
-Status init_curl();
+using client::EasyHandle;
+using client::HeaderList;
+using client::init_curl;
+using client::MultiHandle;
 
 // A new easy handle with the connection settings of config: TLS trust and
 // client identity, HTTP/1.1, connect and request timeouts, keep-alive.
