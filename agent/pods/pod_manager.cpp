@@ -19,8 +19,6 @@ namespace deckhand::agent {
 
 namespace {
 
-constexpr int kWorkerThreads = 4;
-
 std::shared_ptr<spdlog::logger> logger() { return log::get("agent"); }
 
 std::string host_name() {
@@ -37,8 +35,9 @@ int64_t grace_of(const Json& pod) {
 class PodManagerImpl final : public PodManager {
  public:
   PodManagerImpl(WorkerSettings settings, std::shared_ptr<client::ApiClient> api,
-                 std::shared_ptr<cri::CriClient> cri, std::chrono::milliseconds relist_interval)
-      : settings_(std::move(settings)),
+                 std::shared_ptr<cri::CriClient> cri, std::chrono::milliseconds relist_interval, int workers)
+      : workers_count_(workers),
+        settings_(std::move(settings)),
         api_(std::move(api)),
         cri_(std::move(cri)),
         relist_interval_(relist_interval),
@@ -68,7 +67,7 @@ class PodManagerImpl final : public PodManager {
     informer_ = client::Informer::start(
         client::make_list_watcher(api_, client::resources::kPods, "", "", "spec.nodeName=" + node_name), h,
         o);
-    for (int i = 0; i < kWorkerThreads; ++i) threads_.emplace_back([this] { work(); });
+    for (int i = 0; i < workers_count_; ++i) threads_.emplace_back([this] { work(); });
     threads_.emplace_back([this] { relist_loop(); });
   }
 
@@ -183,6 +182,7 @@ class PodManagerImpl final : public PodManager {
     }
   }
 
+  int workers_count_;
   WorkerSettings settings_;
   std::shared_ptr<client::ApiClient> api_;
   std::shared_ptr<cri::CriClient> cri_;
@@ -234,7 +234,8 @@ Result<std::unique_ptr<PodManager>> PodManager::start(const AgentConfig& config,
   s.backoff_max = config.backoff_max;
   s.backoff_reset = config.backoff_reset;
   auto manager =
-      std::make_unique<PodManagerImpl>(std::move(s), std::move(api), std::move(cri), config.relist_interval);
+      std::make_unique<PodManagerImpl>(std::move(s), std::move(api), std::move(cri), config.relist_interval,
+                                       static_cast<int>(config.pod_workers));
   manager->start(config.node_name);
   return std::unique_ptr<PodManager>(std::move(manager));
 }

@@ -29,6 +29,7 @@ Flags (override the config file; defaults in brackets):
   --node-label KEY=VALUE     (repeatable)
   --register-with-taint KEY=VALUE:EFFECT  (repeatable)
   --max-pods N               [110]
+  --pod-workers N            pods synced at the same time [16]
   --lease-interval-ms N      [10000]
   --status-interval-ms N     [10000]
   --relist-interval-ms N     [1000]
@@ -89,6 +90,9 @@ Status apply(AgentConfig& c, const std::string& key, const std::string& v) {
   } else if (key == "max-pods") {
     DH_TRY(n, parse_number(key, v, 1));
     c.max_pods = n;
+  } else if (key == "pod-workers") {
+    DH_TRY(n, parse_number(key, v, 1));
+    c.pod_workers = n;
   } else if (key == "port") {
     DH_TRY(n, parse_number(key, v, -1));
     if (n > 65535) return fail(ErrorKind::InvalidArgument, "port: {} is not a port", n);

@@ -23,6 +23,7 @@ struct AgentConfig {
   std::map<std::string, std::string> node_labels;
   std::vector<std::string> node_taints;       // key=value:Effect
   int64_t max_pods = 110;
+  int64_t pod_workers = 16;  // pods synced at once (kubelet: one goroutine per pod)
   std::chrono::milliseconds lease_interval{10000};
   std::chrono::milliseconds status_interval{10000};
   std::chrono::milliseconds relist_interval{1000};  // runtime state re-read per pod worker
