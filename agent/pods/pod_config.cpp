@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <map>
 
+#include "deckhand/api/quantity.h"
 #include "deckhand/common/base64.h"
 #include "deckhand/common/text.h"
 
@@ -27,60 +27,11 @@ bool is_true(const Json& obj, const char* key) {
   return v.is_boolean() && v.get<bool>();
 }
 
-// The number and the suffix of a quantity ("1.5", "Gi"); nullopt for garbage.
-std::optional<std::pair<double, std::string>> split_quantity(const Json& q) {
-  std::string text;
-  if (q.is_string())
-    text = q.get<std::string>();
-  else if (q.is_number())
-    return std::pair{q.get<double>(), std::string()};
-  else
-    return std::nullopt;
-  size_t end = 0;
-  while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' ||
-                               (end == 0 && (text[end] == '+' || text[end] == '-'))))
-    ++end;
-  if (end == 0) return std::nullopt;
-  double number = 0;
-  const char* first = text.data() + (text[0] == '+' ? 1 : 0);
-  auto parsed = std::from_chars(first, text.data() + end, number);
-  if (parsed.ec != std::errc() || parsed.ptr != text.data() + end) return std::nullopt;
-  std::string suffix = text.substr(end);
-  if (!suffix.empty() && (suffix[0] == 'e' || suffix[0] == 'E')) {
-    int exp = 0;
-    auto e = std::from_chars(suffix.data() + 1, suffix.data() + suffix.size(), exp);
-    if (e.ec != std::errc() || e.ptr != suffix.data() + suffix.size()) return std::nullopt;
-    return std::pair{number * std::pow(10.0, exp), std::string()};
-  }
-  return std::pair{number, suffix};
-}
-
-std::optional<double> suffix_factor(const std::string& s) {
-  static const std::map<std::string, double> factors = {{"", 1},
-                                                        {"m", 1e-3},
-                                                        {"k", 1e3},
-                                                        {"M", 1e6},
-                                                        {"G", 1e9},
-                                                        {"T", 1e12},
-                                                        {"P", 1e15},
-                                                        {"E", 1e18},
-                                                        {"Ki", 1024.0},
-                                                        {"Mi", 1048576.0},
-                                                        {"Gi", 1073741824.0},
-                                                        {"Ti", 1099511627776.0},
-                                                        {"Pi", 1125899906842624.0},
-                                                        {"Ei", 1152921504606846976.0}};
-  auto it = factors.find(s);
-  if (it == factors.end()) return std::nullopt;
-  return it->second;
-}
-
+// A quantity's value (cores, bytes) as a double, for the arithmetic of env and shares.
 std::optional<double> quantity_value(const Json& q) {
-  auto parts = split_quantity(q);
-  if (!parts) return std::nullopt;
-  auto factor = suffix_factor(parts->second);
-  if (!factor) return std::nullopt;
-  return parts->first * *factor;
+  auto v = api::quantity_number(q);
+  if (!v) return std::nullopt;
+  return static_cast<double>(*v);
 }
 
 const Json& resource_of(const Json& container, const char* kind, const char* name) {
@@ -247,17 +198,9 @@ ResolvConf parse_resolv_conf(std::string_view text) {
   return r;
 }
 
-std::optional<int64_t> cpu_millis(const Json& quantity) {
-  auto v = quantity_value(quantity);
-  if (!v || *v < 0) return std::nullopt;
-  return static_cast<int64_t>(std::ceil(*v * 1000 - 1e-9));
-}
+std::optional<int64_t> cpu_millis(const Json& quantity) { return api::quantity_milli(quantity); }
 
-std::optional<int64_t> quantity_bytes(const Json& quantity) {
-  auto v = quantity_value(quantity);
-  if (!v || *v < 0) return std::nullopt;
-  return static_cast<int64_t>(std::ceil(*v - 1e-9));
-}
+std::optional<int64_t> quantity_bytes(const Json& quantity) { return api::quantity_value(quantity); }
 
 std::string qos_class(const Json& pod) {
   bool any = false, guaranteed = true;

@@ -189,7 +189,10 @@ ApiResult<Json> ApiHandler::commit(Call& call, const Json& old, Json updated, st
   }
   meta.erase("resourceVersion");
   if (call.dry_run) return updated;
-  if (json_has(meta, "deletionTimestamp") && finalizers_of(updated).empty() &&
+  // A namespace also waits for its spec.finalizers (the namespace controller's "kubernetes").
+  bool spec_finalized = info.kind != "Namespace" || !updated.contains("spec") || !updated["spec"].is_object() ||
+                        updated["spec"].value("finalizers", Json::array()).empty();
+  if (json_has(meta, "deletionTimestamp") && finalizers_of(updated).empty() && spec_finalized &&
       meta.value("deletionGracePeriodSeconds", 0) == 0) {
     auto del = store_.remove(call.key(), {rev});
     if (!del) return store_error(del.error(), info, call.name);
@@ -423,7 +426,10 @@ ApiResult<std::pair<int, Json>> ApiHandler::post_subresource(Call& call) {
         return api_fail(api::conflict(info.plural, info.group, call.name, "pod " + call.name + " is being deleted"));
       Json out = old;
       out["spec"]["nodeName"] = node;
-      Json conds = out["status"].value("conditions", Json::array());
+      // PodScheduled=True replaces whatever the scheduler said before (Unschedulable).
+      Json conds = Json::array();
+      for (const Json& c : out["status"].value("conditions", Json::array()))
+        if (!c.is_object() || c.value("type", "") != "PodScheduled") conds.push_back(c);
       conds.push_back({{"type", "PodScheduled"}, {"status", "True"}, {"lastProbeTime", nullptr},
                        {"lastTransitionTime", now_rfc3339()}});
       out["status"]["conditions"] = conds;

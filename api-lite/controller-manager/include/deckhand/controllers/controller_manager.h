@@ -1,0 +1,56 @@
+// deckhand-controller-manager: its configuration (flags over the TOML file
+// /etc/deckhand/controller-manager.toml) and the set of controllers it runs
+// in one process, on shared informers, each with its own work queue.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deckhand/client/api_client.h"
+#include "deckhand/common/result.h"
+
+namespace deckhand::controllers {
+
+// The controllers by name, in start order.
+const std::vector<std::string>& known_controllers();
+
+struct ControllerManagerConfig {
+  std::string config_file = "/etc/deckhand/controller-manager.toml";
+  std::string kubeconfig = "/etc/deckhand/controller-manager.kubeconfig";
+  bool leader_elect = true;
+  std::chrono::milliseconds lease_duration{15000};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
+  std::string lease_namespace = "kube-system";
+  std::string lease_name = "deckhand-controller-manager";
+  // As kube-controller-manager's --controllers: "*" is every controller,
+  // "name" adds one, "-name" removes one.
+  std::vector<std::string> controllers = {"*"};
+  // Workers per controller.
+  std::map<std::string, int> concurrent_syncs = {
+      {"replicaset", 5}, {"deployment", 5}, {"garbagecollector", 5}, {"namespace", 2}, {"endpoint", 5}};
+  std::string log_level = "warn";
+  bool show_help = false;
+};
+
+Result<ControllerManagerConfig> load_config(int argc, char** argv);
+Status apply_toml(const std::string& text, const std::string& origin, ControllerManagerConfig& config);
+const char* usage();
+// The controllers --controllers selects, in start order; unknown names fail.
+Result<std::vector<std::string>> enabled_controllers(const std::vector<std::string>& spec);
+
+class ControllerManager {
+ public:
+  // Starts the selected controllers and their informers, waits (up to
+  // sync_timeout) until the informers have listed, then starts the workers.
+  static Result<std::unique_ptr<ControllerManager>> start(std::shared_ptr<client::ApiClient> api,
+                                                          const ControllerManagerConfig& config,
+                                                          std::chrono::milliseconds sync_timeout = std::chrono::seconds(60));
+  // Stops the workers, then the informers.
+  virtual ~ControllerManager() = default;
+};
+
+}  // namespace deckhand::controllers

@@ -1,0 +1,30 @@
+// deckhand-scheduler's command line and config file (/etc/deckhand/scheduler.toml).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "deckhand/scheduler/scheduler.h"
+
+namespace deckhand::scheduler {
+
+struct SchedulerConfig {
+  SchedulerOptions options;
+  std::string config_file = "/etc/deckhand/scheduler.toml";
+  std::string kubeconfig = "/etc/deckhand/admin.kubeconfig";
+  bool leader_elect = true;
+  std::chrono::milliseconds lease_duration{15000};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
+  std::string lease_namespace = "kube-system";
+  std::string lease_name = "deckhand-scheduler";
+  std::string log_level = "warn";
+  bool show_help = false;
+};
+
+// Config file first, then flags over it. Errors name the flag or key.
+Result<SchedulerConfig> load_config(int argc, char** argv);
+Status apply_toml(const std::string& text, const std::string& origin, SchedulerConfig& config);
+const char* usage();
+
+}  // namespace deckhand::scheduler

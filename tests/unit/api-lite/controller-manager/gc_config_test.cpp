@@ -1,0 +1,156 @@
+// The garbage collector's verdicts, the namespace controller's discovery
+// filter, and the controller-manager's flags and config file.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "deckhand/controllers/controller_manager.h"
+#include "deckhand/controllers/endpoints_controller.h"
+#include "deckhand/controllers/garbage_collector.h"
+#include "deckhand/controllers/namespace_controller.h"
+
+using namespace deckhand;
+using namespace deckhand::controllers;
+
+TEST_CASE("owner states") {
+  Json owner = {{"metadata", {{"uid", "u1"}}}};
+  CHECK(owner_state(std::nullopt, "u1") == OwnerState::Dangling);
+  CHECK(owner_state(owner, "u2") == OwnerState::Dangling);  // same name, another object
+  CHECK(owner_state(owner, "u1") == OwnerState::Solid);
+  owner["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z";
+  CHECK(owner_state(owner, "u1") == OwnerState::Solid);  // background deletion under way
+  owner["metadata"]["finalizers"] = Json::array({"foregroundDeletion"});
+  CHECK(owner_state(owner, "u1") == OwnerState::WaitingForDependents);
+}
+
+TEST_CASE("garbage collector verdicts") {
+  Json obj = {{"metadata", {{"uid", "d"}}}};
+  using S = OwnerState;
+  CHECK(gc_verdict(obj, {}, false) == GcVerdict::Keep);
+  CHECK(gc_verdict(obj, {S::Solid}, false) == GcVerdict::Keep);
+  CHECK(gc_verdict(obj, {S::Solid, S::Dangling}, false) == GcVerdict::RemoveRefs);
+  CHECK(gc_verdict(obj, {S::Solid, S::WaitingForDependents}, false) == GcVerdict::RemoveRefs);
+  CHECK(gc_verdict(obj, {S::Dangling}, false) == GcVerdict::DeleteBackground);
+  CHECK(gc_verdict(obj, {S::Dangling, S::Dangling}, true) == GcVerdict::DeleteBackground);
+  CHECK(gc_verdict(obj, {S::WaitingForDependents}, false) == GcVerdict::DeleteBackground);
+  CHECK(gc_verdict(obj, {S::WaitingForDependents}, true) == GcVerdict::DeleteForeground);
+  Json orphaning = obj;
+  orphaning["metadata"]["finalizers"] = Json::array({"orphan"});
+  CHECK(gc_verdict(orphaning, {S::Dangling}, true) == GcVerdict::DeleteOrphan);
+  Json dying = obj;
+  dying["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z";
+  CHECK(gc_verdict(dying, {S::Dangling}, false) == GcVerdict::Keep);
+}
+
+TEST_CASE("namespace deletion covers namespaced resources that can be listed and deleted") {
+  Json list = {{"resources", Json::array({
+                   {{"name", "pods"}, {"namespaced", true}, {"kind", "Pod"}, {"verbs", {"list", "delete", "get"}}},
+                   {{"name", "pods/status"}, {"namespaced", true}, {"kind", "Pod"}, {"verbs", {"get"}}},
+                   {{"name", "nodes"}, {"namespaced", false}, {"kind", "Node"}, {"verbs", {"list", "delete"}}},
+                   {{"name", "bindings"}, {"namespaced", true}, {"kind", "Binding"}, {"verbs", {"create"}}},
+               })}};
+  auto rs = deletable_resources(list, "", "v1");
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].plural == "pods");
+  CHECK(rs[0].kind == "Pod");
+  CHECK(rs[0].path("ns1") == "/api/v1/namespaces/ns1/pods");
+}
+
+namespace {
+
+Result<ControllerManagerConfig> parse(std::vector<std::string> args) {
+  args.insert(args.begin(), {"deckhand-controller-manager", "--config", "/nonexistent/none.toml"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return load_config(static_cast<int>(argv.size()), argv.data());
+}
+
+}  // namespace
+
+TEST_CASE("flags") {
+  auto missing = parse({});
+  CHECK_FALSE(missing);  // --config names a file that must exist
+  // read_config_file wants an existing --config; use the flags with the default path instead.
+  std::vector<std::string> args = {"deckhand-controller-manager", "--leader-elect=false", "--kubeconfig", "/k",
+                                   "--controllers", "*,-namespace", "--concurrent-syncs", "replicaset=2",
+                                   "--leader-elect-lease-duration-ms", "3000", "--log-level=debug"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  auto c = load_config(static_cast<int>(argv.size()), argv.data());
+  REQUIRE_MESSAGE(c, c.error().message);
+  CHECK_FALSE(c->leader_elect);
+  CHECK(c->kubeconfig == "/k");
+  CHECK(c->lease_duration == std::chrono::milliseconds(3000));
+  CHECK(c->concurrent_syncs["replicaset"] == 2);
+  CHECK(c->concurrent_syncs["deployment"] == 5);
+  CHECK(c->log_level == "debug");
+  CHECK(enabled_controllers(c->controllers).value() ==
+        std::vector<std::string>{"replicaset", "deployment", "garbagecollector", "endpoint"});
+
+  std::vector<std::string> bad = {"deckhand-controller-manager", "--controllers", "replicaset,bogus"};
+  std::vector<char*> bad_argv;
+  for (auto& a : bad) bad_argv.push_back(a.data());
+  auto err = load_config(static_cast<int>(bad_argv.size()), bad_argv.data());
+  REQUIRE_FALSE(err);
+  CHECK(err.error().message.find("bogus") != std::string::npos);
+  CHECK(enabled_controllers({"deployment", "replicaset"}).value() == std::vector<std::string>{"replicaset", "deployment"});
+}
+
+TEST_CASE("config file") {
+  ControllerManagerConfig c;
+  auto st = apply_toml(R"(
+kubeconfig = "/etc/x.kubeconfig"
+leader_elect = false
+lease_name = "cm"
+leader_elect_retry_period_ms = 500
+controllers = ["replicaset", "deployment"]
+[concurrent_syncs]
+deployment = 7
+)", "cm.toml", c);
+  REQUIRE_MESSAGE(st, st.error().message);
+  CHECK(c.kubeconfig == "/etc/x.kubeconfig");
+  CHECK_FALSE(c.leader_elect);
+  CHECK(c.lease_name == "cm");
+  CHECK(c.retry_period == std::chrono::milliseconds(500));
+  CHECK(c.controllers == std::vector<std::string>{"replicaset", "deployment"});
+  CHECK(c.concurrent_syncs["deployment"] == 7);
+  auto bad = apply_toml("lease_name = 3\n", "cm.toml", c);
+  CHECK_FALSE(bad);
+  auto unknown = apply_toml("nonsense = \"x\"\n", "cm.toml", c);
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().message.find("cm.toml") != std::string::npos);
+}
+
+TEST_CASE("endpoint subsets: ready and not-ready addresses, ports by number and by name") {
+  Json svc = {{"spec", {{"selector", {{"app", "web"}}},
+                        {"ports", Json::array({{{"name", "http"}, {"port", 80}, {"targetPort", "web"}, {"protocol", "TCP"}},
+                                               {{"name", "admin"}, {"port", 9000}, {"targetPort", 9001}}})}}}};
+  auto pod = [](const std::string& name, const std::string& ip, int web_port, bool ready) {
+    Json p = {{"metadata", {{"name", name}, {"namespace", "default"}, {"uid", name + "-uid"}}},
+              {"spec", {{"nodeName", "n1"},
+                        {"containers", Json::array({{{"name", "c"}, {"ports", Json::array({{{"name", "web"}, {"containerPort", web_port}}})}}})}}},
+              {"status", {{"podIP", ip}, {"phase", "Running"}}}};
+    if (ready) p["status"]["conditions"] = Json::array({{{"type", "Ready"}, {"status", "True"}}});
+    return p;
+  };
+  Json no_ip = pod("pending", "", 8080, false);
+  Json subsets = endpoint_subsets(svc, {pod("b", "10.0.0.2", 8080, true), pod("a", "10.0.0.1", 8080, true),
+                                        pod("c", "10.0.0.3", 8080, false), pod("d", "10.0.0.4", 8081, true), no_ip});
+  REQUIRE(subsets.size() == 2);  // 8080 and 8081 pods differ in their resolved ports
+  const Json* main = nullptr;
+  for (const auto& s : subsets)
+    if (s["ports"][0]["port"] == 8080 || s["ports"][1]["port"] == 8080) main = &s;
+  REQUIRE(main != nullptr);
+  REQUIRE((*main)["addresses"].size() == 2);
+  CHECK((*main)["addresses"][0]["ip"] == "10.0.0.1");
+  CHECK((*main)["addresses"][0]["nodeName"] == "n1");
+  CHECK((*main)["addresses"][0]["targetRef"]["name"] == "a");
+  CHECK((*main)["addresses"][1]["ip"] == "10.0.0.2");
+  REQUIRE((*main)["notReadyAddresses"].size() == 1);
+  CHECK((*main)["notReadyAddresses"][0]["ip"] == "10.0.0.3");
+  Json ports = (*main)["ports"];
+  CHECK(ports.size() == 2);
+  CHECK(std::count(ports.begin(), ports.end(), Json{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}) == 1);
+  CHECK(std::count(ports.begin(), ports.end(), Json{{"name", "admin"}, {"port", 9001}, {"protocol", "TCP"}}) == 1);
+  CHECK(endpoint_subsets(svc, {}).empty());
+}
