@@ -1,6 +1,6 @@
 // deckhand-agent-bench: pod start through the whole node path (apiserver ->
 // deckhand-agent -> CRI runtime -> watch), with deckhand-cri and with
-// Debian's containerd under the same agent, in one run (see usage() and
+// Debian's containerd under the same agent, in one run (see agent_usage() and
 // README.md). Each round builds a fresh one-node cluster; rounds alternate
 // between the runtimes so that a slow spell of the machine hits both.
 #include <curl/curl.h>
@@ -17,6 +17,7 @@
 
 #include "agent_bench_cluster.h"
 #include "bench_env.h"
+#include "bench_options.h"
 #include "bench_stats.h"
 #include "deckhand/common/fs.h"
 
@@ -34,7 +35,7 @@ struct Options {
   bool show_help = false;
 };
 
-const char* usage() {
+const char* agent_usage() {
   return R"(Usage: deckhand-agent-bench [flags]   (as root)
 
 For each round and runtime (deckhand-cri, then containerd+runc): starts a
@@ -56,30 +57,7 @@ Flags:
 )";
 }
 
-Result<int> positive(std::string_view flag, std::string_view v) {
-  int n = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || end != v.data() + v.size() || n < 1)
-    return fail(ErrorKind::InvalidArgument, "{} wants a positive number, got '{}'", flag, v);
-  return n;
-}
-
-// <build>/tests/bench/deckhand-agent-bench -> <build>
-Result<std::string> build_dir_of_self() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n < 0) return sys_fail("readlink /proc/self/exe");
-  std::string self(buf, size_t(n)), p = self;
-  for (int i = 0; i < 3; ++i) {
-    auto slash = p.rfind('/');
-    if (slash == std::string::npos || slash == 0)
-      return fail(ErrorKind::InvalidArgument, "cannot tell the build dir from {}: give --build-dir", self);
-    p.resize(slash);
-  }
-  return p;
-}
-
-Result<Options> parse_options(int argc, char** argv) {
+Result<Options> parse_agent_options(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
@@ -306,13 +284,13 @@ int main(int argc, char** argv) {
   using namespace deckhand::bench;
   // Before anything starts a thread (gRPC, the client threads), so that every thread blocks them.
   block_stop_signals();
-  auto o = parse_options(argc, argv);
+  auto o = parse_agent_options(argc, argv);
   if (!o) {
     std::fprintf(stderr, "deckhand-agent-bench: %s\n", o.error().message.c_str());
     return 2;
   }
   if (o->show_help) {
-    std::fputs(usage(), stdout);
+    std::fputs(agent_usage(), stdout);
     return 0;
   }
   if (::geteuid() != 0) {

@@ -7,8 +7,6 @@
 
 namespace deckhand::bench {
 
-namespace {
-
 Result<int> positive(std::string_view flag, std::string_view v) {
   int n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -17,7 +15,6 @@ Result<int> positive(std::string_view flag, std::string_view v) {
   return n;
 }
 
-// <build>/tests/bench/deckhand-cri-bench -> <build>
 Result<std::string> build_dir_of_self() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -31,6 +28,8 @@ Result<std::string> build_dir_of_self() {
   }
   return p;
 }
+
+namespace {
 
 Status fill_defaults(BenchOptions& o) {
   if (o.build_dir.empty()) {

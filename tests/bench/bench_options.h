@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "deckhand/common/result.h"
 
@@ -22,6 +23,11 @@ struct BenchOptions {
 };
 
 Result<BenchOptions> parse_options(int argc, char** argv);
+
+// Shared by the benchmarks' command lines: a number >= 1 for flag, and the
+// build dir of the running program (<build>/tests/bench/<program> -> <build>).
+Result<int> positive(std::string_view flag, std::string_view v);
+Result<std::string> build_dir_of_self();
 const char* usage();
 
 }  // namespace deckhand::bench
