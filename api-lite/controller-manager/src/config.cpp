@@ -7,7 +7,8 @@
 namespace deckhand::controllers {
 
 const std::vector<std::string>& known_controllers() {
-  static const std::vector<std::string> names = {"replicaset", "deployment", "garbagecollector", "namespace", "endpoint"};
+  static const std::vector<std::string> names = {"replicaset", "deployment", "garbagecollector", "namespace", "endpoint",
+                                                     "nodelifecycle", "daemonset"};
   return names;
 }
 
@@ -15,8 +16,10 @@ const char* usage() {
   return R"(Usage: deckhand-controller-manager [flags]
 
 Runs the controllers that keep the cluster's desired state: ReplicaSets,
-Deployments, the garbage collector, namespace deletion, Endpoints. One
-process, one shared informer per resource, a work queue per controller;
+Deployments, the garbage collector, namespace deletion, Endpoints, node
+lifecycle (taints and evictions of nodes that stop renewing their Lease),
+DaemonSets. One process, one shared informer per resource, a work queue
+per controller;
 with leader election, only the holder of the Lease works (it prints
 "deckhand-controller-manager: leading") and it exits when it loses the Lease.
 
@@ -31,9 +34,14 @@ Flags (override the config file; defaults in brackets; --flag=value works too):
   --lease-name NAME                 [deckhand-controller-manager]
   --controllers LIST                "*", names, "-name" to leave one out
                                     (replicaset, deployment, garbagecollector,
-                                    namespace, endpoint) [*]
+                                    namespace, endpoint, nodelifecycle,
+                                    daemonset) [*]
   --concurrent-syncs N|NAME=N,...   workers per controller [replicaset=5,
-                                    deployment=5,garbagecollector=5,namespace=2,endpoint=5]
+                                    deployment=5,garbagecollector=5,namespace=2,endpoint=5,
+                                    nodelifecycle=2,daemonset=2]
+  --node-monitor-grace-period-ms N  a node's Lease unchanged this long makes
+                                    it Ready=Unknown and unreachable [40000]
+  --node-monitor-period-ms N        how often nodes are checked [5000]
   --log-level LEVEL                 trace|debug|info|warn|error|off [warn]
   -h, --help                        this text
 
@@ -100,6 +108,8 @@ Status apply(ControllerManagerConfig& c, const std::string& key, const std::stri
   } else if (key == "leader-elect-lease-duration-ms") return ms(c.lease_duration);
   else if (key == "leader-elect-renew-deadline-ms") return ms(c.renew_deadline);
   else if (key == "leader-elect-retry-period-ms") return ms(c.retry_period);
+  else if (key == "node-monitor-grace-period-ms") return ms(c.node_monitor_grace_period);
+  else if (key == "node-monitor-period-ms") return ms(c.node_monitor_period);
   else return fail(ErrorKind::InvalidArgument, "unknown setting: {}", key);
   return {};
 }

@@ -4,7 +4,9 @@
 #include "deckhand/controllers/deployment_controller.h"
 #include "deckhand/controllers/endpoints_controller.h"
 #include "deckhand/controllers/garbage_collector.h"
+#include "deckhand/controllers/daemon_set_controller.h"
 #include "deckhand/controllers/namespace_controller.h"
+#include "deckhand/controllers/node_lifecycle_controller.h"
 #include "deckhand/controllers/replica_set_controller.h"
 #include "deckhand/controllers/shared_informers.h"
 
@@ -31,6 +33,10 @@ class ControllerManagerImpl : public ControllerManager {
       else if (name == "garbagecollector") controllers_.push_back(std::make_unique<GarbageCollector>(api, *informers_));
       else if (name == "namespace") controllers_.push_back(std::make_unique<NamespaceController>(api, *informers_));
       else if (name == "endpoint") controllers_.push_back(std::make_unique<EndpointsController>(api, *informers_));
+      else if (name == "nodelifecycle")
+        controllers_.push_back(std::make_unique<NodeLifecycleController>(
+            api, *informers_, NodeLifecycleOptions{config.node_monitor_grace_period, config.node_monitor_period}));
+      else if (name == "daemonset") controllers_.push_back(std::make_unique<DaemonSetController>(api, *informers_));
     }
     informers_->start();
     if (!informers_->wait_for_sync(sync_timeout))

@@ -8,8 +8,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "api_world.h"
 #include "deckhand/client/api_client.h"
@@ -409,4 +411,214 @@ TEST_CASE("a service's endpoints follow its pods' IPs and readiness") {
   CHECK(shown.out.find("10.88.0.") != std::string::npos);
   KUBECTL_OK(w, {"delete", "service", "ep"});
   REQUIRE(eventually([&] { return !api->get(resources::kEndpoints, "default", "ep"); }, 20s));
+}
+
+namespace {
+
+// A Lease renewTime as agents write it (microseconds, so that every renewal changes it).
+std::string micro_time_now() {
+  auto now = std::chrono::system_clock::now();
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+  std::string secs = now_rfc3339();
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros));
+  return secs.substr(0, secs.size() - 1) + frac;
+}
+
+// A Node as an agent would register it (no agent runs here), with Ready True.
+void make_node(ApiWorld& w, ApiClient& api, const std::string& name, const Json& taints = Json::array()) {
+  Json node = {{"apiVersion", "v1"},
+               {"kind", "Node"},
+               {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}}}},
+               {"spec", {{"taints", taints}}}};
+  KUBECTL_OK(w, {"apply", "-f", "-"}, node.dump());
+  // A controller may write the node in between: retry on conflict.
+  REQUIRE(eventually([&] {
+    Json current = get(api, resources::kNodes, "", name);
+    current["status"]["conditions"] = Json::array(
+        {{{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"}, {"lastTransitionTime", now_rfc3339()}}});
+    auto r = api.update_status(resources::kNodes, current);
+    if (!r) CHECK_MESSAGE(is_conflict(r.error()), r.error().message);
+    return r.has_value();
+  }, 10s));
+}
+
+void renew_lease(ApiClient& api, const std::string& node) {
+  auto lease = api.get(resources::kLeases, "kube-node-lease", node);
+  if (!lease) {
+    Json fresh = {{"apiVersion", "coordination.k8s.io/v1"},
+                  {"kind", "Lease"},
+                  {"metadata", {{"name", node}, {"namespace", "kube-node-lease"}}},
+                  {"spec", {{"holderIdentity", node}, {"leaseDurationSeconds", 40}, {"renewTime", micro_time_now()}}}};
+    auto r = api.create(resources::kLeases, "kube-node-lease", fresh);
+    REQUIRE_MESSAGE(r, r.error().message);
+    return;
+  }
+  (*lease)["spec"]["renewTime"] = micro_time_now();
+  auto r = api.update(resources::kLeases, *lease);
+  REQUIRE_MESSAGE(r, r.error().message);
+}
+
+std::optional<Json> taint_of(ApiClient& api, const std::string& node, const std::string& key) {
+  Json n = get(api, resources::kNodes, "", node);
+  for (const auto& t : n["spec"].value("taints", Json::array()))
+    if (t.value("key", "") == key) return t;
+  return std::nullopt;
+}
+
+std::string ready_status(ApiClient& api, const std::string& node) {
+  Json n = get(api, resources::kNodes, "", node);
+  for (const auto& c : n["status"].value("conditions", Json::array()))
+    if (c.value("type", "") == "Ready") return c.value("status", "");
+  return "";
+}
+
+// Deleted, or being deleted: a bound pod waits for its node's agent, and there is none here.
+bool deleted(ApiClient& api, const std::string& name) {
+  auto pod = api.get(resources::kPods, "default", name);
+  return !pod || (*pod)["metadata"].contains("deletionTimestamp");
+}
+
+Json pod_on_node(const std::string& name, const std::string& node, const Json& tolerations) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec",
+           {{"nodeName", node},
+            {"tolerations", tolerations},
+            {"containers", Json::array({{{"name", "c"}, {"image", "x:1"}}})}}}};
+}
+
+}  // namespace
+
+TEST_CASE("a node whose Lease stops is marked Unknown and tainted, its pods evicted by toleration, and it recovers") {
+  ApiWorld w;
+  ControllerManagerProcess cm(w, {"--leader-elect=false", "--controllers", "nodelifecycle",
+                                  "--node-monitor-grace-period-ms", "2000", "--node-monitor-period-ms", "200"});
+  REQUIRE_MESSAGE(cm.leading(), cm.output());
+  auto api = client_for(w);
+  make_node(w, *api, "n1");
+  renew_lease(*api, "n1");
+  auto toleration = [](Json seconds) {
+    Json t = {{"key", "node.kubernetes.io/unreachable"}, {"operator", "Exists"}, {"effect", "NoExecute"}};
+    if (!seconds.is_null()) t["tolerationSeconds"] = seconds;
+    return Json::array({t});
+  };
+  KUBECTL_OK(w, {"apply", "-f", "-"}, pod_on_node("short", "n1", toleration(1)).dump());
+  KUBECTL_OK(w, {"apply", "-f", "-"}, pod_on_node("forever", "n1", toleration(nullptr)).dump());
+  // The admission default (300 s) keeps this one past the test.
+  KUBECTL_OK(w, {"apply", "-f", "-"}, pod_on_node("default", "n1", Json::array()).dump());
+
+  // While the Lease is renewed, well past the grace period, nothing happens.
+  auto renewing_until = std::chrono::steady_clock::now() + 4s;
+  while (std::chrono::steady_clock::now() < renewing_until) {
+    renew_lease(*api, "n1");
+    CHECK_FALSE(taint_of(*api, "n1", "node.kubernetes.io/unreachable"));
+    std::this_thread::sleep_for(300ms);
+  }
+  CHECK(ready_status(*api, "n1") == "True");
+
+  // Renewals stop: Unknown and the unreachable taint within grace + period.
+  REQUIRE_MESSAGE(eventually([&] { return taint_of(*api, "n1", "node.kubernetes.io/unreachable").has_value(); }, 15s),
+                  cm.output());
+  auto taint = *taint_of(*api, "n1", "node.kubernetes.io/unreachable");
+  CHECK(taint["effect"] == "NoExecute");
+  CHECK(taint.value("timeAdded", "") != "");
+  CHECK(ready_status(*api, "n1") == "Unknown");
+  Json node = get(*api, resources::kNodes, "", "n1");
+  for (const auto& c : node["status"]["conditions"])
+    if (c["type"] == "Ready") {
+      CHECK(c["reason"] == "NodeStatusUnknown");
+      CHECK(c["message"] == "Kubelet stopped posting node status.");
+    }
+  REQUIRE_MESSAGE(eventually([&] { return deleted(*api, "short"); }, 15s), cm.output());
+  CHECK_FALSE(deleted(*api, "forever"));
+  CHECK_FALSE(deleted(*api, "default"));
+
+  // Recovery: the Lease is renewed and Ready True posted again (as an agent
+  // would keep doing; a conflict with the controller is retried next look).
+  REQUIRE_MESSAGE(eventually([&] {
+    renew_lease(*api, "n1");
+    if (ready_status(*api, "n1") != "True") {
+      Json current = get(*api, resources::kNodes, "", "n1");
+      for (auto& c : current["status"]["conditions"])
+        if (c["type"] == "Ready") c["status"] = "True";
+      auto posted = api->update_status(resources::kNodes, current);
+      if (!posted) CHECK_MESSAGE(is_conflict(posted.error()), posted.error().message);
+      return false;
+    }
+    return !taint_of(*api, "n1", "node.kubernetes.io/unreachable").has_value();
+  }, 15s), cm.output());
+  CHECK(ready_status(*api, "n1") == "True");
+  CHECK_FALSE(deleted(*api, "forever"));
+}
+
+TEST_CASE("a daemon set runs one pod per eligible node, pinned by matchFields, and rolls a template change") {
+  ApiWorld w;
+  ControllerManagerProcess cm(w, {"--leader-elect=false", "--controllers", "daemonset"});
+  REQUIRE_MESSAGE(cm.leading(), cm.output());
+  auto api = client_for(w);
+  make_node(w, *api, "d1");
+  make_node(w, *api, "d2");
+  make_node(w, *api, "d3", Json::array({{{"key", "dedicated"}, {"value", "db"}, {"effect", "NoSchedule"}}}));
+  Json ds = {{"apiVersion", "apps/v1"},
+             {"kind", "DaemonSet"},
+             {"metadata", {{"name", "agent"}, {"namespace", "default"}}},
+             {"spec",
+              {{"selector", {{"matchLabels", {{"app", "agent"}}}}},
+               {"template",
+                {{"metadata", {{"labels", {{"app", "agent"}}}}},
+                 {"spec", {{"containers", Json::array({{{"name", "c"}, {"image", "x:1"}}})}}}}}}}};
+  KUBECTL_OK(w, {"apply", "-f", "-"}, ds.dump());
+
+  auto pinned_nodes = [&] {
+    std::multiset<std::string> nodes;
+    for (const auto& p : items(*api, resources::kPods, "default", "app=agent")) {
+      const Json& terms =
+          p["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"];
+      if (terms.size() == 1 && terms[0]["matchFields"][0]["key"] == "metadata.name")
+        nodes.insert(terms[0]["matchFields"][0]["values"][0].get<std::string>());
+    }
+    return nodes;
+  };
+  auto status_is = [&](int desired, int updated) {
+    Json d = get(*api, resources::kDaemonSets, "default", "agent");
+    const Json& s = d.value("status", Json::object());
+    return s.value("observedGeneration", 0) == d["metadata"].value("generation", 0) &&
+           s.value("desiredNumberScheduled", -1) == desired && s.value("currentNumberScheduled", -1) == desired &&
+           s.value("updatedNumberScheduled", -1) == updated;
+  };
+  REQUIRE_MESSAGE(eventually([&] { return pinned_nodes() == std::multiset<std::string>{"d1", "d2"} && status_is(2, 2); },
+                             20s),
+                  cm.output());
+  auto pods = items(*api, resources::kPods, "default", "app=agent");
+  CHECK(pods[0]["metadata"]["ownerReferences"][0]["kind"] == "DaemonSet");
+  CHECK(pods[0]["metadata"]["labels"].contains("controller-revision-hash"));
+  size_t tolerations = pods[0]["spec"]["tolerations"].size();
+  CHECK(tolerations >= 6);
+
+  // Ready pods count as ready (and available: no minReadySeconds).
+  mark_all_ready(*api, "default", "app=agent");
+  REQUIRE(eventually([&] {
+    Json d = get(*api, resources::kDaemonSets, "default", "agent");
+    return d["status"].value("numberReady", 0) == 2 && d["status"].value("numberAvailable", 0) == 2;
+  }, 20s));
+
+  // Tolerating the taint: a new template, rolled over all three nodes one
+  // unavailable pod at a time (the test plays the node and readies them).
+  KUBECTL_OK(w, {"patch", "daemonset", "agent", "--type=merge", "-p",
+                 R"({"spec":{"template":{"spec":{"tolerations":[{"key":"dedicated","operator":"Exists"}]}}}})"});
+  std::string old_hash = pods[0]["metadata"]["labels"]["controller-revision-hash"];
+  bool rolled = eventually([&] {
+    auto now_pods = items(*api, resources::kPods, "default", "app=agent");
+    size_t ready_total = 0;
+    for (const auto& p : now_pods) ready_total += is_ready(p) ? 1 : 0;
+    // maxUnavailable 1 of 3 nodes: at least two ready at every look.
+    CHECK_MESSAGE(ready_total >= 2, "only " << ready_total << " ready daemon pods");
+    mark_all_ready(*api, "default", "app=agent");
+    return pinned_nodes() == std::multiset<std::string>{"d1", "d2", "d3"} && status_is(3, 3);
+  }, 30s);
+  REQUIRE_MESSAGE(rolled, cm.output());
+  for (const auto& p : items(*api, resources::kPods, "default", "app=agent"))
+    CHECK(p["metadata"]["labels"]["controller-revision-hash"] != old_hash);
 }

@@ -73,7 +73,8 @@ TEST_CASE("flags") {
   // read_config_file wants an existing --config; use the flags with the default path instead.
   std::vector<std::string> args = {"deckhand-controller-manager", "--leader-elect=false", "--kubeconfig", "/k",
                                    "--controllers", "*,-namespace", "--concurrent-syncs", "replicaset=2",
-                                   "--leader-elect-lease-duration-ms", "3000", "--log-level=debug"};
+                                   "--leader-elect-lease-duration-ms", "3000", "--log-level=debug",
+                                   "--node-monitor-grace-period-ms", "1500", "--node-monitor-period-ms=200"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   auto c = load_config(static_cast<int>(argv.size()), argv.data());
@@ -85,7 +86,11 @@ TEST_CASE("flags") {
   CHECK(c->concurrent_syncs["deployment"] == 5);
   CHECK(c->log_level == "debug");
   CHECK(enabled_controllers(c->controllers).value() ==
-        std::vector<std::string>{"replicaset", "deployment", "garbagecollector", "endpoint"});
+        std::vector<std::string>{"replicaset", "deployment", "garbagecollector", "endpoint", "nodelifecycle",
+                                 "daemonset"});
+  CHECK(c->node_monitor_grace_period == std::chrono::milliseconds(1500));
+  CHECK(c->node_monitor_period == std::chrono::milliseconds(200));
+  CHECK(std::string(usage()).find("--node-monitor-grace-period-ms") != std::string::npos);
 
   std::vector<std::string> bad = {"deckhand-controller-manager", "--controllers", "replicaset,bogus"};
   std::vector<char*> bad_argv;

@@ -31,7 +31,11 @@ struct ControllerManagerConfig {
   std::vector<std::string> controllers = {"*"};
   // Workers per controller.
   std::map<std::string, int> concurrent_syncs = {
-      {"replicaset", 5}, {"deployment", 5}, {"garbagecollector", 5}, {"namespace", 2}, {"endpoint", 5}};
+      {"replicaset", 5}, {"deployment", 5}, {"garbagecollector", 5}, {"namespace", 2}, {"endpoint", 5},
+      {"nodelifecycle", 2}, {"daemonset", 2}};
+  // Node lifecycle: how long a node's Lease may stay unchanged, and how often nodes are looked at.
+  std::chrono::milliseconds node_monitor_grace_period{40000};
+  std::chrono::milliseconds node_monitor_period{5000};
   std::string log_level = "warn";
   bool show_help = false;
 };
