@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -91,6 +93,17 @@ std::vector<pid_t> processes_with(const std::string& needle) {
     if (cmdline && cmdline->find(needle) != std::string::npos) found.push_back(static_cast<pid_t>(std::atoi(name.c_str())));
   }
   return found;
+}
+
+void stop_daemon(pid_t& pid, int sig, std::chrono::milliseconds grace) {
+  if (pid <= 0) return;
+  ::kill(pid, sig);
+  pid_t child = pid;
+  if (!eventually([&] { return ::waitpid(child, nullptr, WNOHANG) == child; }, grace)) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  pid = -1;
 }
 
 pid_t start_daemon(const std::vector<std::string>& args, const std::string& stdout_path,

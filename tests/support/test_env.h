@@ -52,6 +52,10 @@ std::vector<std::string> cgroup_dirs_left(const std::string& cgroup_path);
 pid_t start_daemon(const std::vector<std::string>& argv, const std::string& stdout_path,
                    const std::string& stderr_path);
 
+// Sends sig to a daemon from start_daemon and reaps it (SIGKILL when it has
+// not exited within grace); pid becomes -1. Nothing happens for pid <= 0.
+void stop_daemon(pid_t& pid, int sig, std::chrono::milliseconds grace = std::chrono::seconds(10));
+
 // Pids of the processes whose command line contains needle.
 std::vector<pid_t> processes_with(const std::string& needle);
 

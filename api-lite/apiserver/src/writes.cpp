@@ -222,8 +222,10 @@ ApiResult<Json> ApiHandler::read_modify_write(Call& call, const std::function<Ap
     if (!want_rv.empty() && want_rv != have_rv)
       return store_error(Error{ErrorKind::FailedPrecondition, 0, ""}, info, call.name);
     auto r = commit(call, cur, std::move(updated), (*kv)->mod_revision);
+    // Another write came between our read and commit: read and apply the change again. A
+    // resourceVersion the client asked for is checked again above, so its conflict still shows.
     bool raced = !r && r.error().code == 409 && r.error().status.value("reason", "") == "Conflict";
-    if (raced && want_rv.empty() && attempt + 1 < kWriteAttempts) continue;
+    if (raced && attempt + 1 < kWriteAttempts) continue;
     return r;
   }
 }

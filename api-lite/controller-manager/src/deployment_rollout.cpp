@@ -104,6 +104,16 @@ int64_t new_rs_replicas(const Json& d, const std::vector<Json>& all_rs, const Js
   return current_new + std::max<int64_t>(0, grow);
 }
 
+// What a ReplicaSet's status says is available, trusted only as far as it
+// is current: a status from before the latest change of its spec (a
+// scale-down this controller just made) counts nothing, and never more than
+// its replicas. Otherwise a second sync right after a scale-down would count
+// the removed pods again and go below maxUnavailable.
+static int64_t trusted_available(const Json& rs) {
+  if (int_field(rs, {"status", "observedGeneration"}, 0) < generation_of(rs)) return 0;
+  return std::min(int_field(rs, {"status", "availableReplicas"}, 0), replicas_of(rs));
+}
+
 std::vector<int64_t> old_rs_scale_down(const Json& d, const std::vector<Json>& old_rs, const std::optional<Json>& new_rs) {
   std::vector<int64_t> sizes;
   for (const auto& rs : old_rs) sizes.push_back(replicas_of(rs));
@@ -111,13 +121,14 @@ std::vector<int64_t> old_rs_scale_down(const Json& d, const std::vector<Json>& o
   if (old_total == 0) return sizes;
   int64_t all_total = old_total + (new_rs ? replicas_of(*new_rs) : 0);
   int64_t min_available = replicas_of(d) - max_unavailable(d);
-  int64_t new_unavailable =
-      new_rs ? replicas_of(*new_rs) - int_field(*new_rs, {"status", "availableReplicas"}, 0) : 0;
+  int64_t new_unavailable = new_rs ? replicas_of(*new_rs) - trusted_available(*new_rs) : 0;
   int64_t budget = all_total - min_available - new_unavailable;
   if (budget <= 0) return sizes;
   // Unhealthy pods first: removing them costs no availability.
   for (size_t i = 0; i < old_rs.size() && budget > 0; ++i) {
-    int64_t unhealthy = sizes[i] - int_field(old_rs[i], {"status", "availableReplicas"}, 0);
+    bool current = int_field(old_rs[i], {"status", "observedGeneration"}, 0) >= generation_of(old_rs[i]);
+    if (!current) continue;  // its unhealthy count is not known yet
+    int64_t unhealthy = sizes[i] - trusted_available(old_rs[i]);
     if (unhealthy <= 0) continue;
     int64_t cut = std::min(budget, unhealthy);
     sizes[i] -= cut;
@@ -125,8 +136,8 @@ std::vector<int64_t> old_rs_scale_down(const Json& d, const std::vector<Json>& o
   }
   // Then healthy ones, while availability stays at or above the minimum
   // (counted from the ReplicaSets' status, as the sizes were before this step).
-  int64_t available = sum_of(old_rs, {"status", "availableReplicas"}) +
-                      (new_rs ? int_field(*new_rs, {"status", "availableReplicas"}, 0) : 0);
+  int64_t available = new_rs ? trusted_available(*new_rs) : 0;
+  for (const auto& rs : old_rs) available += trusted_available(rs);
   int64_t may_remove = available - min_available;
   for (size_t i = 0; i < old_rs.size() && may_remove > 0; ++i) {
     int64_t cut = std::min(sizes[i], may_remove);

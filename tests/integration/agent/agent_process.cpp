@@ -69,15 +69,7 @@ void AgentProcess::start() {
   REQUIRE_MESSAGE(started, "deckhand-agent did not come up:\n" << log());
 }
 
-void AgentProcess::stop(int sig) {
-  if (pid_ <= 0) return;
-  ::kill(pid_, sig);
-  if (!eventually([&] { return ::waitpid(pid_, nullptr, WNOHANG) == pid_; }, 10s)) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  pid_ = -1;
-}
+void AgentProcess::stop(int sig) { stop_daemon(pid_, sig); }
 
 std::string AgentProcess::log() const {
   auto s = fs::read_file(dir_.sub("agent.log"));
