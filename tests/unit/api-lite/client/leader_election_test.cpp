@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "deckhand/apiserver/api_server.h"
+#include "local_api.h"
 #include "test_env.h"
 
 using namespace deckhand;
@@ -19,39 +20,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct LocalApi {
-  test::TempDir dir{"deckhand-le"};
-  std::unique_ptr<apiserver::ApiServer> server;
-  std::shared_ptr<ApiClient> client;
-
-  LocalApi() {
-    apiserver::ApiServerOptions o;
-    o.data_dir = dir.sub("data");
-    o.admin_kubeconfig = dir.sub("admin.kubeconfig");
-    o.bind_address = "127.0.0.1";
-    o.port = 0;
-    o.insecure_http = true;
-    auto started = apiserver::ApiServer::start(o);
-    REQUIRE_MESSAGE(started, (started ? "" : started.error().message));
-    server = std::move(*started);
-    client = new_client();
-  }
-  std::shared_ptr<ApiClient> new_client() {
-    ClientConfig c;
-    c.server = "http://127.0.0.1:" + std::to_string(server->port());
-    c.request_timeout = 1000ms;
-    auto made = ApiClient::create(c);
-    REQUIRE_MESSAGE(made, (made ? "" : made.error().message));
-    return *made;
-  }
-};
-
 struct Candidate {
   std::atomic<int> started{0};
   std::atomic<int> stopped{0};
   std::unique_ptr<LeaderElector> elector;
 
-  Candidate(LocalApi& api, const std::string& identity, const std::string& lease = "le-test") {
+  Candidate(test::LocalApi& api, const std::string& identity, const std::string& lease = "le-test") {
     LeaderElectionConfig c;
     c.lease_name = lease;
     c.identity = identity;
@@ -60,13 +34,13 @@ struct Candidate {
     c.retry_period = 200ms;
     c.on_started_leading = [this] { ++started; };
     c.on_stopped_leading = [this] { ++stopped; };
-    auto e = LeaderElector::start(api.new_client(), std::move(c));
+    auto e = LeaderElector::start(api.new_client(1000ms), std::move(c));
     REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
     elector = std::move(*e);
   }
 };
 
-std::string holder_of(LocalApi& api, const std::string& lease = "le-test") {
+std::string holder_of(test::LocalApi& api, const std::string& lease = "le-test") {
   auto l = api.client->get(resources::kLeases, "kube-system", lease);
   if (!l) return "<" + l.error().message + ">";
   return (*l)["spec"].value("holderIdentity", "");
@@ -95,7 +69,7 @@ TEST_CASE("leader election: config errors") {
 }
 
 TEST_CASE("leader election: one leader, hand-over on destruction, loss of a stolen lease") {
-  LocalApi api;
+  test::LocalApi api{"deckhand-le"};
   auto a = std::make_unique<Candidate>(api, "cand-a");
   auto b = std::make_unique<Candidate>(api, "cand-b");
 
@@ -148,7 +122,7 @@ TEST_CASE("leader election: one leader, hand-over on destruction, loss of a stol
 }
 
 TEST_CASE("leader election: an expired holder is replaced after the lease duration") {
-  LocalApi api;
+  test::LocalApi api{"deckhand-le"};
   Json lease = {{"apiVersion", "coordination.k8s.io/v1"},
                 {"kind", "Lease"},
                 {"metadata", {{"name", "le-expire"}, {"namespace", "kube-system"}}},

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "deckhand/apiserver/api_server.h"
+#include "local_api.h"
 #include "test_env.h"
 
 using namespace deckhand;
@@ -17,29 +18,6 @@ using deckhand::test::eventually;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct LocalApi {
-  test::TempDir dir{"deckhand-sched"};
-  std::unique_ptr<apiserver::ApiServer> server;
-  std::shared_ptr<ApiClient> client;
-
-  LocalApi() {
-    apiserver::ApiServerOptions o;
-    o.data_dir = dir.sub("data");
-    o.admin_kubeconfig = dir.sub("admin.kubeconfig");
-    o.bind_address = "127.0.0.1";
-    o.port = 0;
-    o.insecure_http = true;
-    auto started = apiserver::ApiServer::start(o);
-    REQUIRE_MESSAGE(started, (started ? "" : started.error().message));
-    server = std::move(*started);
-    ClientConfig c;
-    c.server = "http://127.0.0.1:" + std::to_string(server->port());
-    auto made = ApiClient::create(c);
-    REQUIRE_MESSAGE(made, (made ? "" : made.error().message));
-    client = *made;
-  }
-};
 
 #define REQUIRE_OK(r) REQUIRE_MESSAGE((r), ((r) ? "" : (r).error().message))
 
@@ -78,7 +56,7 @@ std::string node_of(ApiClient& api, const std::string& name) {
 }  // namespace
 
 TEST_CASE("scheduler: binds and spreads pods, reports and retries one that fits nowhere") {
-  LocalApi api;
+  test::LocalApi api{"deckhand-sched"};
   for (const char* n : {"node-a", "node-b", "node-c"}) create_node(*api.client, n, "2");
   scheduler::SchedulerOptions options;
   options.backoff_initial = 200ms;
