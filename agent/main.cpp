@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
 
 #include "deckhand/agent/config.h"
 #include "deckhand/agent/node_reporter.h"
@@ -37,10 +38,19 @@ int main(int argc, char** argv) {
   // ones keep the agent's memory small with many pod workers.
   mallopt(M_ARENA_MAX, 2);
   sigset_t sigs = block_termination_signals();
-  auto kubeconfig = client::load_kubeconfig(config->kubeconfig);
-  if (!kubeconfig) return die(kubeconfig.error().message);
-  auto api = client::ApiClient::create(*kubeconfig);
-  if (!api) return die(api.error().message);
+  // No kubeconfig: standalone, static pods only (as kubelet without one).
+  std::optional<client::ClientConfig> kubeconfig;
+  std::shared_ptr<client::ApiClient> api;
+  if (!config->kubeconfig.empty()) {
+    auto loaded = client::load_kubeconfig(config->kubeconfig);
+    if (!loaded) return die(loaded.error().message);
+    auto made = client::ApiClient::create(*loaded);
+    if (!made) return die(made.error().message);
+    kubeconfig = std::move(*loaded);
+    api = std::move(*made);
+  } else if (config->pod_manifest_path.empty()) {
+    return die("no --kubeconfig and no --pod-manifest-path: nothing to run");
+  }
   auto cri = cri::CriClient::connect(config->cri_endpoint);
   if (!cri) return die("CRI runtime at " + config->cri_endpoint + ": " + cri.error().message);
   std::shared_ptr<cri::CriClient> runtime = std::move(*cri);
@@ -56,7 +66,8 @@ int main(int argc, char** argv) {
     o.client_ca_file = config->client_ca_file;
     if (o.client_ca_file.empty()) {
       // One cluster CA signs the apiserver's serving and client certificates.
-      if (kubeconfig->ca_pem.empty()) return die("node server: no --client-ca-file and no CA in the kubeconfig");
+      if (!kubeconfig || kubeconfig->ca_pem.empty())
+        return die("node server: no --client-ca-file and no CA in a kubeconfig (or --port -1)");
       o.client_ca_file = config->root_dir + "/pki/cluster-ca.crt";
       auto written = fs::make_dirs(config->root_dir + "/pki", 0700).and_then(
           [&] { return fs::write_file_atomic(o.client_ca_file, kubeconfig->ca_pem, 0644); });
@@ -73,9 +84,13 @@ int main(int argc, char** argv) {
     server = std::move(*started);
     config->server_port = server->port();
   }
-  auto node = agent::NodeReporter::start(*config, *api, runtime);
-  if (!node) return die(node.error().message);
-  auto pods = agent::PodManager::start(*config, *api, runtime, (*node)->host_ip());
+  std::unique_ptr<agent::NodeReporter> node;
+  if (api) {
+    auto started = agent::NodeReporter::start(*config, api, runtime);
+    if (!started) return die(started.error().message);
+    node = std::move(*started);
+  }
+  auto pods = agent::PodManager::start(*config, api, runtime, node ? node->host_ip() : "");
   if (!pods) return die(pods.error().message);
   pod_source = pods->get();
   std::printf("deckhand-agent: node %s ready (node server port %lld)\n", config->node_name.c_str(),

@@ -1,8 +1,9 @@
 // NodeReporter as the kubelet does it: register the Node (or take over the
 // existing one), then a thread that posts node status every status_interval
 // and renews the node Lease every lease_interval. API errors on the thread
-// are logged and retried at the next tick; only the first registration and
-// status post fail start().
+// are logged and retried at the next tick. start() fails when the apiserver
+// refuses the registration; when it cannot be reached, the thread keeps
+// trying (static pods run meanwhile).
 #include "deckhand/agent/node_reporter.h"
 
 #include <algorithm>
@@ -150,7 +151,18 @@ class NodeReporterImpl final : public NodeReporter {
     return fail(ErrorKind::Unavailable, "the Lease kept changing under us ({} conflicts)", kConflictRetries);
   }
 
-  void start_thread() {
+  Status register_and_post() {
+    DH_CHECK(with_context(register_node(), "register node {}", config_.node_name));
+    return with_context(post_status(), "post status of node {}", config_.node_name);
+  }
+
+  void set_host_ip(std::string ip) {
+    std::lock_guard lock(mu_);
+    host_ip_ = std::move(ip);
+  }
+
+  void start_thread(bool registered) {
+    registered_ = registered;
     thread_ = std::thread([this] { run(); });
   }
 
@@ -185,15 +197,25 @@ class NodeReporterImpl final : public NodeReporter {
   void run() {
     auto next_lease = steady_clock::now();
     auto next_status = next_lease + config_.status_interval;
+    auto retry = std::min(config_.lease_interval, config_.status_interval);
     std::unique_lock lock(mu_);
     while (!stopping_) {
       if (wake_.wait_until(lock, std::min(next_lease, next_status), [this] { return stopping_; })) break;
       lock.unlock();
-      if (steady_clock::now() >= next_lease) {
+      if (!registered_) {
+        tick("register", [&]() -> Status {
+          DH_CHECK(register_and_post());
+          registered_ = true;
+          log_->info("{}: registered", config_.node_name);
+          return Status{};
+        });
+        if (!registered_) next_lease = next_status = steady_clock::now() + retry;
+      }
+      if (registered_ && steady_clock::now() >= next_lease) {
         tick("renew lease", [this] { return renew_lease(); });
         next_lease = steady_clock::now() + config_.lease_interval;
       }
-      if (steady_clock::now() >= next_status) {
+      if (registered_ && steady_clock::now() >= next_status) {
         tick("update status", [this] { return post_status(); });
         next_status = steady_clock::now() + config_.status_interval;
       }
@@ -209,6 +231,7 @@ class NodeReporterImpl final : public NodeReporter {
   std::shared_ptr<spdlog::logger> log_;
 
   // Used by start() and then by the thread only.
+  bool registered_ = false;
   std::string node_uid_;
   Json lease_;
   std::string runtime_version_;
@@ -234,11 +257,12 @@ Result<std::unique_ptr<NodeReporter>> NodeReporter::start(const AgentConfig& con
   if (!host) return tl::unexpected(host.error().context("register node {}", config.node_name));
   auto reporter = std::make_unique<NodeReporterImpl>(
       config, std::move(api), std::move(cri), owned_labels(config, host->architecture), std::move(*taints));
-  auto registered = reporter->register_node();
-  if (!registered) return tl::unexpected(registered.error().context("register node {}", config.node_name));
-  auto posted = reporter->post_status();
-  if (!posted) return tl::unexpected(posted.error().context("post status of node {}", config.node_name));
-  reporter->start_thread();
+  reporter->set_host_ip(host->internal_ip);
+  auto registered = reporter->register_and_post();
+  if (!registered && registered.error().kind != ErrorKind::Unavailable) return tl::unexpected(registered.error());
+  if (!registered)
+    log::get("node")->warn("{} (will keep trying)", registered.error().message);
+  reporter->start_thread(registered.has_value());
   return std::unique_ptr<NodeReporter>(std::move(reporter));
 }
 

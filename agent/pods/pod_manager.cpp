@@ -14,6 +14,7 @@
 #include "deckhand/common/log.h"
 #include "host_facts.h"
 #include "pod_worker.h"
+#include "static_pods.h"
 
 namespace deckhand::agent {
 
@@ -34,13 +35,16 @@ int64_t grace_of(const Json& pod) {
 
 class PodManagerImpl final : public PodManager {
  public:
-  PodManagerImpl(WorkerSettings settings, std::shared_ptr<client::ApiClient> api,
-                 std::shared_ptr<cri::CriClient> cri, std::chrono::milliseconds relist_interval, int workers)
-      : workers_count_(workers),
+  PodManagerImpl(const AgentConfig& config, WorkerSettings settings, std::shared_ptr<client::ApiClient> api,
+                 std::shared_ptr<cri::CriClient> cri)
+      : workers_count_(static_cast<int>(config.pod_workers)),
+        node_name_(config.node_name),
+        manifest_dir_(config.pod_manifest_path),
         settings_(std::move(settings)),
         api_(std::move(api)),
         cri_(std::move(cri)),
-        relist_interval_(relist_interval),
+        relist_interval_(config.relist_interval),
+        file_check_interval_(config.file_check_interval),
         probes_(std::make_shared<ProbeManager>(cri_, [this](const std::string& key) { queue_.add(key); })) {}
 
   ~PodManagerImpl() override {
@@ -55,18 +59,31 @@ class PodManagerImpl final : public PodManager {
     informer_.reset();
   }
 
-  std::vector<Json> pods() const override { return informer_ ? informer_->list() : std::vector<Json>{}; }
+  // The API's pods bound here (mirror pods stand for the static pods) and the static pods.
+  std::vector<Json> pods() const override {
+    std::vector<Json> all;
+    if (informer_)
+      for (auto& pod : informer_->list())
+        if (!is_mirror_pod(pod)) all.push_back(std::move(pod));
+    std::lock_guard lock(mu_);
+    for (const auto& [key, pod] : static_pods_) all.push_back(pod);
+    return all;
+  }
 
-  void start(const std::string& node_name) {
-    client::InformerHandlers h;
-    h.on_add = [this](const Json& pod) { queue_.add(client::object_key(pod)); };
-    h.on_update = [this](const Json&, const Json& pod) { queue_.add(client::object_key(pod)); };
-    h.on_delete = [this](const Json& pod) { queue_.add(client::object_key(pod)); };
-    client::InformerOptions o;
-    o.name = "pods on " + node_name;
-    informer_ = client::Informer::start(
-        client::make_list_watcher(api_, client::resources::kPods, "", "", "spec.nodeName=" + node_name), h,
-        o);
+  void start() {
+    // Before the informer: a mirror pod is orphaned only if its manifest is not there.
+    scan_static_pods();
+    if (api_) {
+      client::InformerHandlers h;
+      h.on_add = [this](const Json& pod) { queue_.add(client::object_key(pod)); };
+      h.on_update = [this](const Json&, const Json& pod) { queue_.add(client::object_key(pod)); };
+      h.on_delete = [this](const Json& pod) { queue_.add(client::object_key(pod)); };
+      client::InformerOptions o;
+      o.name = "pods on " + node_name_;
+      informer_ = client::Informer::start(
+          client::make_list_watcher(api_, client::resources::kPods, "", "", "spec.nodeName=" + node_name_), h,
+          o);
+    }
     for (int i = 0; i < workers_count_; ++i) threads_.emplace_back([this] { work(); });
     threads_.emplace_back([this] { relist_loop(); });
   }
@@ -88,23 +105,36 @@ class PodManagerImpl final : public PodManager {
 
   // The queue runs one sync per key at a time, so a pod's worker is never shared.
   Result<SyncOutcome> sync_key(const std::string& key) {
-    std::optional<Json> pod = informer_->get(key);
-    std::optional<Json> known;
+    std::optional<Json> pod = informer_ ? informer_->get(key) : std::nullopt;
+    std::optional<Json> mirror, known;
+    if (pod && is_mirror_pod(*pod)) mirror = std::exchange(pod, std::nullopt);
     {
       std::lock_guard lock(mu_);
       if (auto it = last_known_.find(key); it != last_known_.end()) known = it->second;
+      // A static pod hides an API pod of the same name, as in kubelet.
+      if (auto it = static_pods_.find(key); it != static_pods_.end()) pod = it->second;
     }
     std::string uid = pod ? PodId::of(*pod).uid : "";
     if (known && PodId::of(*known).uid != uid) {
-      // The pod we ran is gone from the API (or replaced by another of the same name).
+      // The pod we ran is gone from the API or its manifest (or replaced by another of the same name).
       std::string old_uid = PodId::of(*known).uid;
       probes_->remove_pod(key);
       DH_CHECK(with_context(remove_pod(*cri_, settings_.root_dir, old_uid, grace_of(*known), &*known),
                             "stop removed pod {}", key));
-      logger()->info("pod={} (uid {}) is gone from the API: stopped", key, old_uid);
+      logger()->info("pod={} (uid {}) is gone or replaced: stopped", key, old_uid);
       forget(key, old_uid);
     }
-    if (!pod) return SyncOutcome{};
+    if (!pod) {
+      if (mirror) DH_CHECK(remove_mirror(*mirror, "its static pod is gone"));
+      return SyncOutcome{};
+    }
+    bool static_pod = is_static_pod(*pod);
+    if (static_pod) {
+      DH_TRY(current, sync_mirror(*pod, std::move(mirror)));
+      mirror = std::move(current);
+      // The status it last reported is where a static pod's status goes on from.
+      if (mirror) (*pod)["status"] = json_at(*mirror, "status");
+    }
     std::shared_ptr<PodWorker> worker;
     {
       std::lock_guard lock(mu_);
@@ -115,13 +145,88 @@ class PodManagerImpl final : public PodManager {
       if (!w) w = std::make_shared<PodWorker>(settings_, api_, cri_, probes_);
       worker = w;
     }
-    auto outcome = worker->sync(*pod);
+    // A static pod without a mirror (no Node yet, say) tries again at the next relist.
+    auto outcome = worker->sync(*pod, mirror ? &*mirror : nullptr);
     if (outcome && outcome->finished) {
       forget(key, uid);
       std::lock_guard lock(mu_);
       confirmed_.insert(uid);
     }
     return outcome;
+  }
+
+  // The static pod's mirror as the API has it after this: made when missing,
+  // made again when outdated or deleted by someone. Without an apiserver, none.
+  Result<std::optional<Json>> sync_mirror(const Json& static_pod, std::optional<Json> mirror) {
+    if (!api_) return std::optional<Json>{};
+    if (mirror) {
+      bool deleted = !json_at(json_at(*mirror, "metadata"), "deletionTimestamp").is_null();
+      if (!deleted && mirror_hash(*mirror) == config_hash(static_pod)) return mirror;
+      DH_CHECK(remove_mirror(*mirror, deleted ? "it was deleted" : "its manifest changed"));
+    }
+    // The owner is the Node as it is now (it may have been made again since).
+    auto node = api_->get(client::resources::kNodes, "", node_name_);
+    if (!node) {
+      logger()->debug("pod={} no mirror pod yet: Node {}: {}", client::object_key(static_pod), node_name_,
+                      node.error().message);
+      return std::optional<Json>{};
+    }
+    std::string ns = json_string(json_at(static_pod, "metadata"), "namespace");
+    auto created = api_->create(client::resources::kPods, ns, make_mirror_pod(static_pod, node_name_, PodId::of(*node).uid));
+    if (!created && created.error().kind == ErrorKind::AlreadyExists) {
+      // Made by an earlier sync that the informer has not shown us yet?
+      std::string name = json_string(json_at(static_pod, "metadata"), "name");
+      auto there = api_->get(client::resources::kPods, ns, name);
+      if (there && is_mirror_pod(*there) && mirror_hash(*there) == config_hash(static_pod) &&
+          json_at(json_at(*there, "metadata"), "deletionTimestamp").is_null())
+        return std::optional<Json>{std::move(*there)};
+    }
+    if (!created) return tl::unexpected(created.error().context("create mirror pod"));
+    logger()->info("pod={} mirror pod created", client::object_key(static_pod));
+    return std::optional<Json>{std::move(*created)};
+  }
+
+  Status remove_mirror(const Json& mirror, const char* why) {
+    PodId id = PodId::of(mirror);
+    Json options = {{"gracePeriodSeconds", 0}, {"preconditions", {{"uid", id.uid}}}};
+    auto removed = api_->remove(client::resources::kPods, id.ns, id.name, options);
+    if (!removed && !pod_is_gone(*api_, id))
+      return tl::unexpected(removed.error().context("delete mirror pod {}", id.text()));
+    logger()->info("pod={} mirror pod deleted: {}", id.text(), why);
+    return {};
+  }
+
+  // Reads the manifest directory; queues the pods that came, went or changed.
+  void scan_static_pods() {
+    if (manifest_dir_.empty()) return;
+    auto scan = scan_manifests(manifest_dir_, node_name_);
+    if (!scan) {
+      logger()->warn("static pods: {}", scan.error().message);
+      return;  // keep what we have: a passing error must not stop them
+    }
+    if (scan->errors != manifest_errors_) {
+      for (const auto& e : scan->errors) logger()->warn("static pods: {}", e);
+      manifest_errors_ = scan->errors;
+    }
+    std::set<std::string> changed;
+    {
+      std::lock_guard lock(mu_);
+      std::map<std::string, Json> now;
+      for (auto& pod : scan->pods) {
+        std::string key = client::object_key(pod);
+        auto old = static_pods_.find(key);
+        if (old != static_pods_.end() && config_hash(old->second) == config_hash(pod)) {
+          now[key] = std::move(old->second);  // the same pod, seen first back then
+          continue;
+        }
+        now[key] = std::move(pod);
+        changed.insert(key);
+      }
+      for (const auto& [key, pod] : static_pods_)
+        if (!now.count(key)) changed.insert(key);
+      static_pods_ = std::move(now);
+    }
+    for (const auto& key : changed) queue_.add(key);
   }
 
   void forget(const std::string& key, const std::string& uid) {
@@ -132,16 +237,30 @@ class PodManagerImpl final : public PodManager {
 
   // Runtime changes (a container exited) have no event: look at every pod
   // again each interval, and stop sandboxes whose pod this agent no longer has.
+  // The manifest directory is read again every file_check_interval.
   void relist_loop() {
+    auto next_scan = std::chrono::steady_clock::now() + file_check_interval_;
     std::unique_lock lock(mu_);
     while (!wake_.wait_for(lock, relist_interval_, [this] { return stopping_; })) {
       lock.unlock();
-      if (informer_->has_synced()) relist();
+      if (std::chrono::steady_clock::now() >= next_scan) {
+        scan_static_pods();
+        next_scan = std::chrono::steady_clock::now() + file_check_interval_;
+      }
+      relist();
       lock.lock();
     }
   }
 
   void relist() {
+    std::vector<Json> static_pods;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [key, pod] : static_pods_) static_pods.push_back(pod);
+    }
+    for (const auto& pod : static_pods) queue_.add(client::object_key(pod));
+    // Until the API's pods are known, no sandbox can be called orphaned.
+    if (informer_ && !informer_->has_synced()) return;
     // Listed first: a directory made since belongs to a pod the lists below know.
     auto pod_dirs = fs::list_dir(settings_.root_dir + "/pods");
     auto sandboxes = cri_->list_pod_sandbox();  // before the pods: a sandbox made since has a known pod
@@ -150,7 +269,8 @@ class PodManagerImpl final : public PodManager {
       return;
     }
     std::set<std::string> uids;
-    for (auto& pod : informer_->list()) {
+    for (const auto& pod : static_pods) uids.insert(PodId::of(pod).uid);
+    for (auto& pod : informer_ ? informer_->list() : std::vector<Json>{}) {
       uids.insert(PodId::of(pod).uid);
       queue_.add(client::object_key(pod));
     }
@@ -183,17 +303,23 @@ class PodManagerImpl final : public PodManager {
   }
 
   int workers_count_;
+  std::string node_name_;
+  std::string manifest_dir_;  // static pods; empty: none
   WorkerSettings settings_;
   std::shared_ptr<client::ApiClient> api_;
   std::shared_ptr<cri::CriClient> cri_;
   std::chrono::milliseconds relist_interval_;
+  std::chrono::milliseconds file_check_interval_;
   client::WorkQueue queue_;
   std::shared_ptr<ProbeManager> probes_;  // after queue_: its threads add to the queue
   std::unique_ptr<client::Informer> informer_;
   std::vector<std::thread> threads_;
 
-  std::mutex mu_;
+  std::vector<std::string> manifest_errors_;  // of the last scan: each is logged once
+
+  mutable std::mutex mu_;
   std::condition_variable wake_;
+  std::map<std::string, Json> static_pods_;  // by key, from the manifest directory
   bool stopping_ = false;
   std::map<std::string, Json> last_known_;                     // by key: what to stop once it is gone
   std::map<std::string, std::shared_ptr<PodWorker>> workers_;  // by pod uid
@@ -228,15 +354,14 @@ Result<std::unique_ptr<PodManager>> PodManager::start(const AgentConfig& config,
   s.root_dir = config.root_dir;
   DH_CHECK(fs::make_dirs(config.root_dir + "/pods", 0750));
   DH_TRY(host, read_host_facts(config.root_dir));
+  if (s.pod.host_ip.empty()) s.pod.host_ip = host.internal_ip;  // no NodeReporter without an apiserver
   s.pod.node_cpu_millis = host.cpus * 1000;
   s.pod.node_memory_bytes = static_cast<int64_t>(host.memory_kib) * 1024;
   s.backoff_base = config.backoff_base;
   s.backoff_max = config.backoff_max;
   s.backoff_reset = config.backoff_reset;
-  auto manager =
-      std::make_unique<PodManagerImpl>(std::move(s), std::move(api), std::move(cri), config.relist_interval,
-                                       static_cast<int>(config.pod_workers));
-  manager->start(config.node_name);
+  auto manager = std::make_unique<PodManagerImpl>(config, std::move(s), std::move(api), std::move(cri));
+  manager->start();
   return std::unique_ptr<PodManager>(std::move(manager));
 }
 

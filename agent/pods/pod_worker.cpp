@@ -8,6 +8,7 @@
 #include "deckhand/client/informer.h"
 #include "deckhand/common/log.h"
 #include "pull_secrets.h"
+#include "static_pods.h"
 
 namespace deckhand::agent {
 
@@ -74,6 +75,7 @@ struct PodWorker::Pass {
   std::optional<milliseconds> requeue_after;
 
   std::optional<PodFailure> failure;  // the agent ends the pod
+  const Json* mirror = nullptr;       // a static pod's status goes to its mirror
 
   void requeue(milliseconds d) { requeue_after = requeue_after ? std::min(*requeue_after, d) : d; }
   void hold(const std::string& name, std::string reason, std::string message) {
@@ -89,17 +91,19 @@ PodWorker::PodWorker(const WorkerSettings& settings, std::shared_ptr<client::Api
       api_(std::move(api)),
       cri_(std::move(cri)),
       probes_(std::move(probes)),
-      objects_([api = api_](const std::string& resource, const std::string& ns, const std::string& name) {
+      objects_([api = api_](const std::string& resource, const std::string& ns,
+                            const std::string& name) -> Result<Json> {
+        if (!api) return fail(ErrorKind::Unavailable, "no apiserver to read {} {}/{} from", resource, ns, name);
         return api->get(resource == "secrets" ? client::resources::kSecrets : client::resources::kConfigMaps, ns,
                         name);
       }),
       crash_backoff_(settings.backoff_base, settings.backoff_max),
       pull_backoff_(settings.backoff_base, settings.backoff_max) {}
 
-Result<SyncOutcome> PodWorker::sync(const Json& pod) {
+Result<SyncOutcome> PodWorker::sync(const Json& pod, const Json* mirror) {
   const Json& meta = json_at(pod, "metadata");
   if (!json_at(meta, "deletionTimestamp").is_null()) return sync_deleted(pod);
-  Pass p{pod, PodId::of(pod), restart_policy(pod), {}, {}, {}, {}, {}, {}, {}};
+  Pass p{pod, PodId::of(pod), restart_policy(pod), {}, {}, {}, {}, {}, {}, {}, mirror};
   p.view.runtime_name = settings_.runtime_name;
   p.view.host_ip = settings_.pod.host_ip;
   if (is_terminal(json_string(json_at(pod, "status"), "phase"))) {
@@ -157,17 +161,14 @@ Result<SyncOutcome> PodWorker::sync_deleted(const Json& pod) {
                         id.text()));
   Json options = {{"gracePeriodSeconds", 0}, {"preconditions", {{"uid", id.uid}}}};
   auto removed = api_->remove(client::resources::kPods, id.ns, id.name, options);
-  if (!removed && !pod_is_gone(id))
+  if (!removed && !pod_is_gone(*api_, id))
     return tl::unexpected(removed.error().context("confirm deletion of pod {}", id.text()));
   logger()->info("pod={} stopped and its deletion confirmed", id.text());
   return SyncOutcome{std::nullopt, true};
 }
 
-// Gone already, or replaced by a pod of another uid: nothing of ours is left
-// to confirm. (The node authorizer answers 403, not 404, for a pod it cannot
-// find bound to us.)
-bool PodWorker::pod_is_gone(const PodId& id) {
-  auto current = api_->get(client::resources::kPods, id.ns, id.name);
+bool pod_is_gone(client::ApiClient& api, const PodId& id) {
+  auto current = api.get(client::resources::kPods, id.ns, id.name);
   if (!current) return current.error().kind == ErrorKind::NotFound;
   return PodId::of(*current).uid != id.uid;
 }
@@ -471,28 +472,35 @@ Result<std::string> PodWorker::pull(Pass& p, const std::string& image) {
   return pulled;
 }
 
+// The status goes to the pod object, or for a static pod to its mirror (none
+// yet, or no apiserver: it is kept until there is one).
 Status PodWorker::report_status(Pass& p) {
   std::string now = rfc3339_now();
   Json status = make_pod_status(p.pod, p.view, now, p.failure);
-  if (status == json_at(p.pod, "status") || (last_written_status_ && *last_written_status_ == status))
+  bool static_pod = is_static_pod(p.pod);
+  if (!api_ || (static_pod && !p.mirror)) return {};
+  Json target = static_pod ? *p.mirror : p.pod;
+  std::string target_uid = PodId::of(target).uid;
+  if (status == json_at(p.pod, "status") || (last_written_ && *last_written_ == std::pair(target_uid, status)))
     return {};
-  Json updated = p.pod;
-  updated["status"] = status;
-  auto written = api_->update_status(client::resources::kPods, updated);
+  target["status"] = status;
+  auto written = api_->update_status(client::resources::kPods, target);
   if (!written && client::is_conflict(written.error())) {
     // Our copy was stale: put the status over the current object.
     DH_TRY(fresh, api_->get(client::resources::kPods, p.id.ns, p.id.name));
-    if (PodId::of(fresh).uid != p.id.uid) return {};
-    status = make_pod_status(fresh, p.view, now, p.failure);
+    if (PodId::of(fresh).uid != target_uid) return {};
+    Json basis = p.pod;  // a static pod's spec is its manifest's, never the mirror's
+    if (static_pod) basis["status"] = json_at(fresh, "status");
+    status = make_pod_status(static_pod ? basis : fresh, p.view, now, p.failure);
     if (status == json_at(fresh, "status")) {
-      last_written_status_ = status;
+      last_written_ = std::pair(target_uid, status);
       return {};
     }
     fresh["status"] = status;
     written = api_->update_status(client::resources::kPods, fresh);
   }
   if (!written) return tl::unexpected(written.error().context("update status of pod {}", p.id.text()));
-  last_written_status_ = status;
+  last_written_ = std::pair(target_uid, status);
   return {};
 }
 

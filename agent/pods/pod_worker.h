@@ -41,7 +41,9 @@ class PodWorker {
   PodWorker(const WorkerSettings& settings, std::shared_ptr<client::ApiClient> api,
             std::shared_ptr<cri::CriClient> cri, std::shared_ptr<ProbeManager> probes);
 
-  Result<SyncOutcome> sync(const Json& pod);
+  // A static pod comes with its mirror pod when the apiserver has one. Without
+  // an API client (no apiserver) the worker runs pods and reports nothing.
+  Result<SyncOutcome> sync(const Json& pod, const Json* mirror = nullptr);
 
  private:
   struct Runtime;  // the pod's sandboxes and containers as the runtime lists them
@@ -49,7 +51,6 @@ class PodWorker {
 
   Result<SyncOutcome> sync_deleted(const Json& pod);
   Result<SyncOutcome> fail_past_deadline(Pass& p);
-  bool pod_is_gone(const PodId& id);
   Status stop_sandboxes(const std::string& uid);
   Result<std::string> ensure_sandbox(Pass& p);
   bool sync_volumes(Pass& p);
@@ -74,8 +75,13 @@ class PodWorker {
   std::optional<Clock::time_point> volumes_set_up_at_;
   RestartBackoff crash_backoff_, pull_backoff_;
   std::map<std::string, Clock::time_point> pull_failed_at_;  // by image
-  std::optional<Json> last_written_status_;
+  std::optional<std::pair<std::string, Json>> last_written_;  // uid of the object written, status
 };
+
+// Gone already, or replaced by a pod of another uid: nothing of ours is left
+// to confirm or delete. (The node authorizer answers 403, not 404, for a pod
+// it cannot find bound to us, so a failed delete asks with this.)
+bool pod_is_gone(client::ApiClient& api, const PodId& id);
 
 // Stops one container as kubelet does: its preStop hook first (when the pod
 // spec is known and grace allows), then StopContainer with what is left of

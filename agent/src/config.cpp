@@ -18,7 +18,8 @@ and Lease fresh, and runs the pods bound to it through a CRI runtime
 Flags (override the config file; defaults in brackets):
   --config FILE              TOML config file [/etc/deckhand/agent.toml]
   --node-name NAME           [the host name]
-  --kubeconfig FILE          credentials of system:node:<name> [/etc/deckhand/agent.kubeconfig]
+  --kubeconfig FILE          credentials of system:node:<name> [/etc/deckhand/agent.kubeconfig];
+                             "" runs without an apiserver (static pods only)
   --cri-endpoint URL         [unix:///run/deckhand/cri.sock]
   --root-dir DIR             agent state [/var/lib/deckhand/agent]
   --pod-log-dir DIR          [/var/log/pods]
@@ -30,6 +31,8 @@ Flags (override the config file; defaults in brackets):
   --register-with-taint KEY=VALUE:EFFECT  (repeatable)
   --max-pods N               [110]
   --pod-workers N            pods synced at the same time [16]
+  --pod-manifest-path DIR    static pods: one manifest (YAML or JSON) per file [none]
+  --file-check-frequency-ms N  how often that directory is read again [20000]
   --lease-interval-ms N      [10000]
   --status-interval-ms N     [10000]
   --relist-interval-ms N     [1000]
@@ -83,6 +86,7 @@ Status apply(AgentConfig& c, const std::string& key, const std::string& v) {
   else if (key == "tls-cert-file") c.tls_cert_file = v;
   else if (key == "tls-private-key-file") c.tls_key_file = v;
   else if (key == "client-ca-file") c.client_ca_file = v;
+  else if (key == "pod-manifest-path") c.pod_manifest_path = v;
   else if (key == "node-label") {
     auto eq = v.find('=');
     if (eq == std::string::npos || eq == 0) return fail(ErrorKind::InvalidArgument, "node-label: want KEY=VALUE, got '{}'", v);
@@ -100,6 +104,7 @@ Status apply(AgentConfig& c, const std::string& key, const std::string& v) {
   } else if (key == "lease-interval-ms") return ms(c.lease_interval);
   else if (key == "status-interval-ms") return ms(c.status_interval);
   else if (key == "relist-interval-ms") return ms(c.relist_interval);
+  else if (key == "file-check-frequency-ms") return ms(c.file_check_interval);
   else if (key == "backoff-base-ms") return ms(c.backoff_base);
   else if (key == "backoff-max-ms") return ms(c.backoff_max);
   else if (key == "backoff-reset-ms") return ms(c.backoff_reset);

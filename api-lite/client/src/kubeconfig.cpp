@@ -3,7 +3,7 @@
 #include "deckhand/common/base64.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/json.h"
-#include "yaml_subset.h"
+#include "deckhand/client/yaml_subset.h"
 
 namespace deckhand::client {
 

@@ -1,4 +1,4 @@
-#include "yaml_subset.h"
+#include "deckhand/client/yaml_subset.h"
 
 #include <charconv>
 #include <optional>

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "agent_process.h"
 #include "api_world.h"
@@ -86,4 +87,129 @@ TEST_CASE("deckhand-agent: registers its node, runs a kubectl-made pod, survives
     auto s = cri.client().list_pod_sandbox();
     return s && s->empty();
   }, 10s));
+}
+
+namespace {
+
+// The running containers of the pod with this name, as the runtime lists them.
+std::vector<runtime::v1::Container> running_containers(CriWorld& cri, const std::string& pod_name) {
+  runtime::v1::ContainerFilter f;
+  (*f.mutable_label_selector())["io.kubernetes.pod.name"] = pod_name;
+  f.mutable_state()->set_state(runtime::v1::CONTAINER_RUNNING);
+  auto list = cri.client().list_containers(f);
+  return list ? *list : std::vector<runtime::v1::Container>{};
+}
+
+std::string annotation(const Json& pod, const std::string& key) {
+  return pod.value("metadata", Json::object()).value("annotations", Json::object()).value(key, "");
+}
+
+std::string write_manifest(const std::string& path, const std::string& image, const std::string& env_value) {
+  std::string yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels: {tier: static}\nspec:\n"
+                     "  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: " + image +
+                     "\n    imagePullPolicy: IfNotPresent\n    command: [sleep, \"3600\"]\n    env:\n    - {name: EDIT, value: \"" + env_value + "\"}\n";
+  REQUIRE(fs::write_file_atomic(path, yaml));
+  return yaml;
+}
+
+}  // namespace
+
+TEST_CASE("static pods: run with the apiserver down, are mirrored once it is up, outlive mirror deletion, follow the manifest") {
+  ApiWorld api;
+  CriWorld cri;
+  cri.start();
+  std::string image = cri.import_busybox();
+  std::string node = unique_name("static", 40);
+  std::string pod_name = "web-" + node;
+  TempDir manifests("deckhand-manifests");
+  write_manifest(manifests.sub("web.yaml"), image, "one");
+  REQUIRE(fs::write_file_atomic(manifests.sub("broken.yaml"), "apiVersion: v1\nkind: Pod\n"));
+  AgentProcess agent(api, {node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(),
+                           {"--pod-manifest-path", manifests.path(), "--file-check-frequency-ms", "200"}});
+
+  // No apiserver: the agent starts all the same and runs the static pod.
+  api.stop();
+  agent.start();
+  REQUIRE_MESSAGE(eventually([&] { return running_containers(cri, pod_name).size() == 1; }, 30s), agent.log());
+  std::string container_id = running_containers(cri, pod_name)[0].id();
+  CHECK(agent.log().find("broken.yaml: metadata.name is missing") != std::string::npos);
+
+  // The apiserver comes up: the Node is registered and the mirror pod carries the status.
+  api.start();
+  Json mirror;
+  auto mirror_running = [&] {
+    mirror = get_json(api, {"get", "pod", pod_name, "-o", "json"});
+    return mirror.contains("status") && mirror["status"].value("phase", "") == "Running" &&
+           !mirror["status"].value("containerStatuses", Json::array()).empty();
+  };
+  REQUIRE_MESSAGE(eventually(mirror_running, 30s), mirror.dump(2) << "\n" << agent.log());
+  std::string hash = annotation(mirror, "kubernetes.io/config.mirror");
+  CHECK(hash.size() == 32);
+  CHECK(annotation(mirror, "kubernetes.io/config.source") == "file");
+  CHECK(mirror["metadata"]["ownerReferences"][0].value("kind", "") == "Node");
+  CHECK(mirror["metadata"]["ownerReferences"][0].value("name", "") == node);
+  CHECK(mirror["metadata"]["uid"] != hash);  // the mirror is an object of its own
+  CHECK(mirror["status"]["containerStatuses"][0].value("containerID", "") == "deckhand-cri://" + container_id);
+  CHECK(api.kubectl({"get", "pods", "-l", "tier=static"}).out.find(pod_name) != std::string::npos);
+
+  // Deleting the mirror stops nothing: the agent makes it again.
+  std::string first_mirror_uid = mirror["metadata"]["uid"];
+  REQUIRE(api.kubectl({"delete", "pod", pod_name, "--wait=false"}).exit_code == 0);
+  REQUIRE_MESSAGE(eventually([&] { return mirror_running() && mirror["metadata"]["uid"] != first_mirror_uid; }, 20s),
+                  mirror.dump(2) << "\n" << agent.log());
+  CHECK(mirror["status"]["containerStatuses"][0].value("containerID", "") == "deckhand-cri://" + container_id);
+  CHECK(mirror["status"]["containerStatuses"][0].value("restartCount", -1) == 0);
+
+  // kill -9 and restart: the same manifest is the same pod, its container untouched.
+  agent.stop(SIGKILL);
+  agent.start();
+  auto lease_before = get_json(api, {"get", "lease", "-n", "kube-node-lease", node, "-o", "json"})["spec"]["renewTime"];
+  REQUIRE(eventually([&] {
+    return get_json(api, {"get", "lease", "-n", "kube-node-lease", node, "-o", "json"})["spec"]["renewTime"] != lease_before;
+  }, 20s));
+  auto after_restart = running_containers(cri, pod_name);
+  REQUIRE(after_restart.size() == 1);
+  CHECK(after_restart[0].id() == container_id);
+
+  // An edited manifest is a new pod: a new container, a new mirror, the old sandbox gone.
+  write_manifest(manifests.sub("web.yaml"), image, "two");
+  REQUIRE_MESSAGE(eventually([&] {
+    return mirror_running() && annotation(mirror, "kubernetes.io/config.mirror") != hash &&
+           mirror["status"]["containerStatuses"][0].value("containerID", "") != "deckhand-cri://" + container_id;
+  }, 30s), mirror.dump(2) << "\n" << agent.log());
+  CHECK(mirror["spec"]["containers"][0]["env"][0].value("value", "") == "two");
+  CHECK(eventually([&] {
+    auto s = cri.client().list_pod_sandbox();
+    return s && s->size() == 1;
+  }, 10s));
+
+  // A removed manifest: the pod stops and its mirror goes.
+  REQUIRE(::unlink(manifests.sub("web.yaml").c_str()) == 0);
+  CHECK_MESSAGE(eventually([&] { return api.kubectl({"get", "pod", pod_name}).exit_code != 0; }, 20s), agent.log());
+  CHECK(eventually([&] {
+    auto s = cri.client().list_pod_sandbox();
+    return s && s->empty();
+  }, 10s));
+}
+
+TEST_CASE("static pods with no kubeconfig at all: the agent runs them on its own") {
+  ApiWorld api;  // for the agent's fixture only: this agent is never told of it
+  CriWorld cri;
+  cri.start();
+  std::string image = cri.import_busybox();
+  std::string node = unique_name("alone", 40);
+  TempDir manifests("deckhand-manifests");
+  write_manifest(manifests.sub("web.yaml"), image, "one");
+  AgentProcess agent(api, {node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(),
+                           {"--kubeconfig", "", "--port", "-1", "--pod-manifest-path", manifests.path(),
+                            "--file-check-frequency-ms", "200"}});
+  agent.start();
+  REQUIRE_MESSAGE(eventually([&] { return running_containers(cri, "web-" + node).size() == 1; }, 30s), agent.log());
+  CHECK(api.kubectl({"get", "node", node}).exit_code != 0);
+
+  REQUIRE(::unlink(manifests.sub("web.yaml").c_str()) == 0);
+  CHECK_MESSAGE(eventually([&] {
+    auto s = cri.client().list_pod_sandbox();
+    return s && s->empty();
+  }, 10s), agent.log());
 }

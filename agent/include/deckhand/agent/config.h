@@ -12,7 +12,7 @@ namespace deckhand::agent {
 
 struct AgentConfig {
   std::string node_name;                    // default: the host name
-  std::string kubeconfig = "/etc/deckhand/agent.kubeconfig";
+  std::string kubeconfig = "/etc/deckhand/agent.kubeconfig";  // empty: no apiserver, static pods only
   std::string cri_endpoint = "unix:///run/deckhand/cri.sock";
   std::string root_dir = "/var/lib/deckhand/agent";
   std::string pod_log_dir = "/var/log/pods";
@@ -24,6 +24,8 @@ struct AgentConfig {
   std::vector<std::string> node_taints;       // key=value:Effect
   int64_t max_pods = 110;
   int64_t pod_workers = 16;  // pods synced at once (kubelet: one goroutine per pod)
+  std::string pod_manifest_path;                        // static pods' manifests; empty: none
+  std::chrono::milliseconds file_check_interval{20000};  // that directory is read again this often
   std::chrono::milliseconds lease_interval{10000};
   std::chrono::milliseconds status_interval{10000};
   std::chrono::milliseconds relist_interval{1000};  // runtime state re-read per pod worker

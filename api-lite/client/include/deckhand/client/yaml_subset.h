@@ -1,7 +1,8 @@
-// A reader for the part of YAML that kubeconfig files use (there is no YAML
-// library among our packages): block mappings and sequences, plain, single-
-// and double-quoted scalars (also over several lines), literal and folded
-// block scalars (|, >), comments, and flow collections written on one line.
+// A reader for the part of YAML that kubeconfig files and static pod
+// manifests use (there is no YAML library among our packages): block
+// mappings and sequences, plain, single- and double-quoted scalars (also
+// over several lines), literal and folded block scalars (|, >), comments,
+// and flow collections written on one line.
 // Anchors, aliases, tags, complex keys and several documents are refused.
 #pragma once
 
