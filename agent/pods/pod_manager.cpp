@@ -13,6 +13,7 @@
 #include "deckhand/common/fs.h"
 #include "deckhand/common/log.h"
 #include "host_facts.h"
+#include "garbage_collector.h"
 #include "pod_worker.h"
 #include "static_pods.h"
 
@@ -45,6 +46,10 @@ class PodManagerImpl final : public PodManager {
         cri_(std::move(cri)),
         relist_interval_(config.relist_interval),
         file_check_interval_(config.file_check_interval),
+        gc_interval_(config.gc_interval),
+        gc_(cri_, GcPolicy{static_cast<int>(config.image_gc_high_percent),
+                           static_cast<int>(config.image_gc_low_percent), config.minimum_image_ttl,
+                           static_cast<int>(config.max_dead_per_container)}),
         probes_(std::make_shared<ProbeManager>(cri_, [this](const std::string& key) { queue_.add(key); })) {}
 
   ~PodManagerImpl() override {
@@ -86,6 +91,7 @@ class PodManagerImpl final : public PodManager {
     }
     for (int i = 0; i < workers_count_; ++i) threads_.emplace_back([this] { work(); });
     threads_.emplace_back([this] { relist_loop(); });
+    threads_.emplace_back([this] { gc_loop(); });
   }
 
  private:
@@ -252,6 +258,22 @@ class PodManagerImpl final : public PodManager {
     }
   }
 
+  // On a thread of its own: removing images may take a while.
+  void gc_loop() {
+    std::unique_lock lock(mu_);
+    while (!wake_.wait_for(lock, gc_interval_, [this] { return stopping_; })) {
+      lock.unlock();
+      auto report = gc_.collect();
+      if (!report)
+        logger()->warn("{}", report.error().message);
+      else if (!report->removed_containers.empty() || !report->removed_images.empty())
+        logger()->info("garbage collection: removed {} dead containers, {} images ({} bytes)",
+                       report->removed_containers.size(), report->removed_images.size(),
+                       report->image_bytes_freed);
+      lock.lock();
+    }
+  }
+
   void relist() {
     std::vector<Json> static_pods;
     {
@@ -310,6 +332,8 @@ class PodManagerImpl final : public PodManager {
   std::shared_ptr<cri::CriClient> cri_;
   std::chrono::milliseconds relist_interval_;
   std::chrono::milliseconds file_check_interval_;
+  std::chrono::milliseconds gc_interval_;
+  GarbageCollector gc_;  // the GC thread's only
   client::WorkQueue queue_;
   std::shared_ptr<ProbeManager> probes_;  // after queue_: its threads add to the queue
   std::unique_ptr<client::Informer> informer_;

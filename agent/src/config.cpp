@@ -39,6 +39,11 @@ Flags (override the config file; defaults in brackets):
   --backoff-base-ms N        CrashLoopBackOff first delay [10000]
   --backoff-max-ms N         [300000]
   --backoff-reset-ms N       clean running that resets the back-off [600000]
+  --gc-interval-ms N         garbage collection of containers and images [60000]
+  --maximum-dead-containers-per-container N  exited instances kept per container [1]
+  --image-gc-high-threshold PERCENT  image filesystem use that starts image GC; 100: never [85]
+  --image-gc-low-threshold PERCENT   image GC frees down to this [80]
+  --minimum-image-ttl-ms N   an unused image is kept at least this long [120000]
   --address IP               the node server's address [0.0.0.0]
   --port N                   the node server's HTTPS port; 0 picks one, -1 runs none [10250]
   --tls-cert-file FILE       its serving certificate [self-signed, under <root-dir>/pki]
@@ -97,6 +102,13 @@ Status apply(AgentConfig& c, const std::string& key, const std::string& v) {
   } else if (key == "pod-workers") {
     DH_TRY(n, parse_number(key, v, 1));
     c.pod_workers = n;
+  } else if (key == "maximum-dead-containers-per-container") {
+    DH_TRY(n, parse_number(key, v, 0));
+    c.max_dead_per_container = n;
+  } else if (key == "image-gc-high-threshold" || key == "image-gc-low-threshold") {
+    DH_TRY(n, parse_number(key, v, 0));
+    if (n > 100) return fail(ErrorKind::InvalidArgument, "{}: {} is not a percentage", key, n);
+    (key == "image-gc-high-threshold" ? c.image_gc_high_percent : c.image_gc_low_percent) = n;
   } else if (key == "port") {
     DH_TRY(n, parse_number(key, v, -1));
     if (n > 65535) return fail(ErrorKind::InvalidArgument, "port: {} is not a port", n);
@@ -105,6 +117,11 @@ Status apply(AgentConfig& c, const std::string& key, const std::string& v) {
   else if (key == "status-interval-ms") return ms(c.status_interval);
   else if (key == "relist-interval-ms") return ms(c.relist_interval);
   else if (key == "file-check-frequency-ms") return ms(c.file_check_interval);
+  else if (key == "gc-interval-ms") return ms(c.gc_interval);
+  else if (key == "minimum-image-ttl-ms") {
+    DH_TRY(n, parse_number(key, v, 0));
+    c.minimum_image_ttl = std::chrono::milliseconds(n);
+  }
   else if (key == "backoff-base-ms") return ms(c.backoff_base);
   else if (key == "backoff-max-ms") return ms(c.backoff_max);
   else if (key == "backoff-reset-ms") return ms(c.backoff_reset);
@@ -162,6 +179,9 @@ Result<AgentConfig> load_config(int argc, char** argv) {
     if (a == "--config") continue;
     DH_CHECK(apply(c, a.substr(2), v));
   }
+  if (c.image_gc_low_percent >= c.image_gc_high_percent && c.image_gc_high_percent < 100)
+    return fail(ErrorKind::InvalidArgument, "image-gc-low-threshold ({}) must be below image-gc-high-threshold ({})",
+                c.image_gc_low_percent, c.image_gc_high_percent);
   if (c.node_name.empty()) {
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) != 0) return sys_fail("gethostname");

@@ -32,6 +32,14 @@ struct AgentConfig {
   std::chrono::milliseconds backoff_base{10000};    // CrashLoopBackOff: 10 s doubling
   std::chrono::milliseconds backoff_max{300000};    // to 5 min
   std::chrono::milliseconds backoff_reset{600000};  // reset after 10 min of clean running
+  // Garbage collection (kubelet's defaults): every gc_interval, dead containers
+  // beyond max_dead_per_container go; unused images go when the image
+  // filesystem is image_gc_high_percent full, down to image_gc_low_percent.
+  std::chrono::milliseconds gc_interval{60000};
+  int64_t max_dead_per_container = 1;
+  int64_t image_gc_high_percent = 85;  // 100: never
+  int64_t image_gc_low_percent = 80;
+  std::chrono::milliseconds minimum_image_ttl{120000};  // an unused image is kept at least this long
   // The node's HTTPS server (kubelet's port): logs for `kubectl logs`, /pods, /stats/summary.
   std::string server_address = "0.0.0.0";
   int64_t server_port = 10250;                // 0: a free port; -1: no server
