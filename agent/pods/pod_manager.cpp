@@ -15,6 +15,7 @@
 #include "host_facts.h"
 #include "garbage_collector.h"
 #include "pod_worker.h"
+#include "referenced_objects.h"
 #include "static_pods.h"
 
 namespace deckhand::agent {
@@ -50,7 +51,9 @@ class PodManagerImpl final : public PodManager {
         gc_(cri_, GcPolicy{static_cast<int>(config.image_gc_high_percent),
                            static_cast<int>(config.image_gc_low_percent), config.minimum_image_ttl,
                            static_cast<int>(config.max_dead_per_container)}),
-        probes_(std::make_shared<ProbeManager>(cri_, [this](const std::string& key) { queue_.add(key); })) {}
+        probes_(std::make_shared<ProbeManager>(cri_, [this](const std::string& key) { queue_.add(key); })) {
+    if (api_) objects_ = std::make_unique<ReferencedObjects>(api_, [this](const ObjectRef& ref) { object_changed(ref); });
+  }
 
   ~PodManagerImpl() override {
     {
@@ -60,6 +63,7 @@ class PodManagerImpl final : public PodManager {
     wake_.notify_all();
     queue_.shut_down();  // later adds from the informer's handlers and the probes are ignored
     for (auto& t : threads_) t.join();
+    objects_.reset();  // its handlers read the informer and the workers
     probes_.reset();
     informer_.reset();
   }
@@ -148,7 +152,7 @@ class PodManagerImpl final : public PodManager {
       if (confirmed_.count(uid)) return SyncOutcome{};
       last_known_[key] = *pod;
       auto& w = workers_[uid];
-      if (!w) w = std::make_shared<PodWorker>(settings_, api_, cri_, probes_);
+      if (!w) w = std::make_shared<PodWorker>(settings_, api_, cri_, probes_, object_getter());
       worker = w;
     }
     // A static pod without a mirror (no Node yet, say) tries again at the next relist.
@@ -159,6 +163,28 @@ class PodManagerImpl final : public PodManager {
       confirmed_.insert(uid);
     }
     return outcome;
+  }
+
+  ObjectGetter object_getter() {
+    return [objects = objects_.get()](const std::string& resource, const std::string& ns,
+                                      const std::string& name) -> Result<Json> {
+      if (!objects) return fail(ErrorKind::Unavailable, "no apiserver to read {} {}/{} from", resource, ns, name);
+      return objects->get(resource, ns, name);
+    };
+  }
+
+  // Runs on the object's watch thread: the pods using it write their volumes again.
+  void object_changed(const ObjectRef& ref) {
+    std::vector<Json> users;
+    for (auto& pod : informer_ ? informer_->list() : std::vector<Json>{})
+      if (referenced_objects(pod).count(ref)) users.push_back(std::move(pod));
+    std::lock_guard lock(mu_);
+    for (const auto& [key, pod] : static_pods_)
+      if (referenced_objects(pod).count(ref)) users.push_back(pod);
+    for (const auto& pod : users) {
+      if (auto w = workers_.find(PodId::of(pod).uid); w != workers_.end()) w->second->refresh_volumes();
+      queue_.add(client::object_key(pod));
+    }
   }
 
   // The static pod's mirror as the API has it after this: made when missing,
@@ -291,11 +317,17 @@ class PodManagerImpl final : public PodManager {
       return;
     }
     std::set<std::string> uids;
-    for (const auto& pod : static_pods) uids.insert(PodId::of(pod).uid);
+    std::set<ObjectRef> used;
+    for (const auto& pod : static_pods) {
+      uids.insert(PodId::of(pod).uid);
+      used.merge(referenced_objects(pod));
+    }
     for (auto& pod : informer_ ? informer_->list() : std::vector<Json>{}) {
       uids.insert(PodId::of(pod).uid);
+      used.merge(referenced_objects(pod));
       queue_.add(client::object_key(pod));
     }
+    if (objects_) objects_->retain(used);
     {
       std::lock_guard lock(mu_);
       std::erase_if(confirmed_, [&](const std::string& uid) { return !uids.count(uid); });
@@ -337,6 +369,7 @@ class PodManagerImpl final : public PodManager {
   client::WorkQueue queue_;
   std::shared_ptr<ProbeManager> probes_;  // after queue_: its threads add to the queue
   std::unique_ptr<client::Informer> informer_;
+  std::unique_ptr<ReferencedObjects> objects_;  // none without an apiserver
   std::vector<std::thread> threads_;
 
   std::vector<std::string> manifest_errors_;  // of the last scan: each is logged once

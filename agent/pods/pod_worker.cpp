@@ -86,17 +86,12 @@ struct PodWorker::Pass {
 };
 
 PodWorker::PodWorker(const WorkerSettings& settings, std::shared_ptr<client::ApiClient> api,
-                     std::shared_ptr<cri::CriClient> cri, std::shared_ptr<ProbeManager> probes)
+                     std::shared_ptr<cri::CriClient> cri, std::shared_ptr<ProbeManager> probes, ObjectGetter objects)
     : settings_(settings),
       api_(std::move(api)),
       cri_(std::move(cri)),
       probes_(std::move(probes)),
-      objects_([api = api_](const std::string& resource, const std::string& ns,
-                            const std::string& name) -> Result<Json> {
-        if (!api) return fail(ErrorKind::Unavailable, "no apiserver to read {} {}/{} from", resource, ns, name);
-        return api->get(resource == "secrets" ? client::resources::kSecrets : client::resources::kConfigMaps, ns,
-                        name);
-      }),
+      objects_(std::move(objects)),
       crash_backoff_(settings.backoff_base, settings.backoff_max),
       pull_backoff_(settings.backoff_base, settings.backoff_max) {}
 
@@ -221,7 +216,8 @@ Result<std::string> PodWorker::ensure_sandbox(Pass& p) {
 // otherwise its containers wait, held with the reason.
 bool PodWorker::sync_volumes(Pass& p) {
   auto now = Clock::now();
-  if (volumes_set_up_at_ && now - *volumes_set_up_at_ < settings_.volume_refresh) return true;
+  bool stale = volumes_stale_.exchange(false);
+  if (volumes_set_up_at_ && !stale && now - *volumes_set_up_at_ < settings_.volume_refresh) return true;
   Json pod = p.pod;  // downward API files see the IPs this sync knows
   Json& status = pod["status"];
   if (!status.is_object()) status = Json::object();

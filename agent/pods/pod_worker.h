@@ -7,6 +7,7 @@
 // One sync at a time per worker (the manager's queue sees to it).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -38,12 +39,15 @@ struct SyncOutcome {
 
 class PodWorker {
  public:
+  // objects: where ConfigMaps and Secrets are read from (the manager's watches).
   PodWorker(const WorkerSettings& settings, std::shared_ptr<client::ApiClient> api,
-            std::shared_ptr<cri::CriClient> cri, std::shared_ptr<ProbeManager> probes);
+            std::shared_ptr<cri::CriClient> cri, std::shared_ptr<ProbeManager> probes, ObjectGetter objects);
 
   // A static pod comes with its mirror pod when the apiserver has one. Without
   // an API client (no apiserver) the worker runs pods and reports nothing.
   Result<SyncOutcome> sync(const Json& pod, const Json* mirror = nullptr);
+  // A ConfigMap or Secret the pod uses changed: its next sync writes its volumes again.
+  void refresh_volumes() { volumes_stale_ = true; }
 
  private:
   struct Runtime;  // the pod's sandboxes and containers as the runtime lists them
@@ -73,6 +77,7 @@ class PodWorker {
   std::shared_ptr<ProbeManager> probes_;
   ObjectGetter objects_;
   std::optional<Clock::time_point> volumes_set_up_at_;
+  std::atomic<bool> volumes_stale_{false};
   RestartBackoff crash_backoff_, pull_backoff_;
   std::map<std::string, Clock::time_point> pull_failed_at_;  // by image
   std::optional<std::pair<std::string, Json>> last_written_;  // uid of the object written, status

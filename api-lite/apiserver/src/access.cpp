@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "deckhand/api/pod_references.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/text.h"
 
@@ -31,50 +32,13 @@ bool pod_on_node(const Json& pod, const std::string& node) {
   return pod.contains("spec") && pod["spec"].is_object() && pod["spec"].value("nodeName", "") == node;
 }
 
-// Names of configmaps or secrets a pod spec refers to.
-void collect_refs(const Json& spec, const std::string& kind, std::vector<std::string>& out) {
-  auto add = [&](const Json& o, const char* key) {
-    if (o.is_object() && o.contains(key) && o[key].is_string()) out.push_back(o[key].get<std::string>());
-  };
-  const char* vol_key = kind == "configmaps" ? "configMap" : "secret";
-  const char* vol_name = kind == "configmaps" ? "name" : "secretName";
-  const char* ref_key = kind == "configmaps" ? "configMapRef" : "secretRef";
-  const char* key_ref = kind == "configmaps" ? "configMapKeyRef" : "secretKeyRef";
-  if (spec.contains("volumes") && spec["volumes"].is_array())
-    for (const auto& v : spec["volumes"]) {
-      if (!v.is_object()) continue;
-      if (v.contains(vol_key)) add(v[vol_key], vol_name);
-      if (!v.contains("projected") || !v["projected"].is_object() || !v["projected"].contains("sources") ||
-          !v["projected"]["sources"].is_array())
-        continue;
-      for (const auto& source : v["projected"]["sources"])
-        if (source.is_object() && source.contains(vol_key)) add(source[vol_key], "name");  // "name" for both
-    }
-  for (const char* list : {"containers", "initContainers"}) {
-    if (!spec.contains(list) || !spec[list].is_array()) continue;
-    for (const auto& c : spec[list]) {
-      if (!c.is_object()) continue;
-      if (c.contains("envFrom") && c["envFrom"].is_array())
-        for (const auto& f : c["envFrom"])
-          if (f.is_object() && f.contains(ref_key)) add(f[ref_key], "name");
-      if (c.contains("env") && c["env"].is_array())
-        for (const auto& e : c["env"])
-          if (e.is_object() && e.contains("valueFrom") && e["valueFrom"].is_object() && e["valueFrom"].contains(key_ref))
-            add(e["valueFrom"][key_ref], "name");
-    }
-  }
-  if (kind == "secrets" && spec.contains("imagePullSecrets") && spec["imagePullSecrets"].is_array())
-    for (const auto& s : spec["imagePullSecrets"]) add(s, "name");
-}
-
 bool referenced_by_node_pod(WatchCache& cache, const std::string& node, const std::string& kind,
                             const std::string& ns, const std::string& name) {
   const ResourceInfo* pods = find_resource("", "v1", "pods");
   for (const auto& item : cache.list(pods->key_prefix() + ns + "/").items) {
     const Json& pod = *item.object;
     if (!pod_on_node(pod, node) || !pod.contains("spec")) continue;
-    std::vector<std::string> refs;
-    collect_refs(pod["spec"], kind, refs);
+    std::vector<std::string> refs = api::pod_referenced_names(pod["spec"], kind);
     if (std::find(refs.begin(), refs.end(), name) != refs.end()) return true;
   }
   return false;

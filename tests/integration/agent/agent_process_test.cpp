@@ -213,3 +213,42 @@ TEST_CASE("static pods with no kubeconfig at all: the agent runs them on its own
     return s && s->empty();
   }, 10s), agent.log());
 }
+
+TEST_CASE("a configMap volume follows its ConfigMap within seconds: the agent watches it") {
+  ApiWorld api;
+  CriWorld cri;
+  cri.start();
+  std::string image = cri.import_busybox();
+  std::string node = unique_name("watch", 40);
+  AgentProcess agent(api, {node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(), {}});
+  agent.start();
+  REQUIRE(api.kubectl({"create", "configmap", "settings", "--from-literal=mode=one"}).exit_code == 0);
+  Json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "reader"}}},
+              {"spec",
+               {{"nodeName", node},
+                {"terminationGracePeriodSeconds", 1},
+                {"volumes", {{{"name", "cfg"}, {"configMap", {{"name", "settings"}}}}}},
+                {"containers",
+                 {{{"name", "main"},
+                   {"image", image},
+                   {"imagePullPolicy", "IfNotPresent"},
+                   {"volumeMounts", {{{"name", "cfg"}, {"mountPath", "/cfg"}}}},
+                   {"command", {"sh", "-c", "while true; do echo \"mode=$(cat /cfg/mode)\"; sleep 0.2; done"}}}}}}}};
+  REQUIRE(api.kubectl({"create", "-f", "-"}, pod.dump()).exit_code == 0);
+  std::string logs;
+  REQUIRE_MESSAGE(eventually([&] {
+    logs = api.kubectl({"logs", "reader"}).out;
+    return logs.find("mode=one") != std::string::npos;
+  }, 30s), logs << agent.log());
+
+  // The periodic refresh is 10 s away: only the watch brings the change this soon.
+  Json cm = get_json(api, {"get", "configmap", "settings", "-o", "json"});
+  cm["data"]["mode"] = "two";
+  REQUIRE(api.kubectl({"replace", "-f", "-"}, cm.dump()).exit_code == 0);
+  CHECK_MESSAGE(eventually([&] {
+    logs = api.kubectl({"logs", "reader", "--tail", "1"}).out;
+    return logs.find("mode=two") != std::string::npos;
+  }, 5s), logs << agent.log());
+}
