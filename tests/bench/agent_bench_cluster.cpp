@@ -490,6 +490,10 @@ Status measure(const RoundOptions& o, const ServerUnderTest& api, PodWatch& watc
   result.agent = memory;
   DH_TRY(proportional, memory_of({agent.pid()}));
   result.agent_pss_kib = proportional.pss_kib;
+  // What the agent's memory is made of, mapping by mapping, for whoever wants to shrink it.
+  if (!o.keep_logs.empty())
+    keep_copy(fmt::format("/proc/{}/smaps", agent.pid()), o.keep_logs,
+              fmt::format("{}-r{}-agent.smaps", label_of(o.runtime), o.round));
   auto delete_at = Clock::now();
   DH_CHECK(delete_all_pods(pods_url, api.tls));
   DH_TRY(gone, watch.wait_deleted(names, 180s));

@@ -250,5 +250,5 @@ TEST_CASE("a configMap volume follows its ConfigMap within seconds: the agent wa
   CHECK_MESSAGE(eventually([&] {
     logs = api.kubectl({"logs", "reader", "--tail", "1"}).out;
     return logs.find("mode=two") != std::string::npos;
-  }, 5s), logs << agent.log());
+  }, 6s), logs << agent.log());
 }
