@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "agent_process.h"
 #include "api_world.h"
 #include "cri_world.h"
@@ -33,58 +35,77 @@ std::string ready_status(const Json& node) {
 
 }  // namespace
 
-TEST_CASE("deckhand-agent: registers its node, runs a kubectl-made pod, survives kill -9 without restarting it") {
+namespace {
+
+// An apiserver, a deckhand-cri with the busybox image imported, and a
+// deckhand-agent (not started yet) for one node of theirs; static_pods gives
+// the agent a manifest directory (read every 200 ms).
+struct NodeWorld {
   ApiWorld api;
   CriWorld cri;
-  cri.start();
-  std::string image = cri.import_busybox();
-  std::string node = unique_name("agent", 40);
-  AgentProcess agent(api, {node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(), {}});
-  agent.start();
+  TempDir manifests{"deckhand-manifests"};
+  std::string image, node;
+  std::optional<AgentProcess> agent;
+
+  explicit NodeWorld(const std::string& prefix, std::vector<std::string> flags = {}, bool static_pods = false)
+      : node(unique_name(prefix, 40)) {
+    cri.start();
+    image = cri.import_busybox();
+    if (static_pods)
+      flags.insert(flags.end(), {"--pod-manifest-path", manifests.path(), "--file-check-frequency-ms", "200"});
+    agent.emplace(api, AgentProcessOptions{node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(), flags});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("deckhand-agent: registers its node, runs a kubectl-made pod, survives kill -9 without restarting it") {
+  NodeWorld w("agent");
+  w.agent->start();
   bool registered =
-      eventually([&] { return ready_status(get_json(api, {"get", "node", node, "-o", "json"})) == "True"; }, 20s);
-  REQUIRE_MESSAGE(registered, agent.log());
-  CHECK(api.kubectl({"get", "nodes"}).out.find(node) != std::string::npos);
+      eventually([&] { return ready_status(get_json(w.api, {"get", "node", w.node, "-o", "json"})) == "True"; }, 20s);
+  REQUIRE_MESSAGE(registered, w.agent->log());
+  CHECK(w.api.kubectl({"get", "nodes"}).out.find(w.node) != std::string::npos);
 
   Json pod = {{"apiVersion", "v1"},
               {"kind", "Pod"},
               {"metadata", {{"name", "web"}}},
               {"spec",
-               {{"nodeName", node},
+               {{"nodeName", w.node},
                 {"terminationGracePeriodSeconds", 1},
-                {"containers", {{{"name", "main"}, {"image", image}, {"imagePullPolicy", "IfNotPresent"},
+                {"containers", {{{"name", "main"}, {"image", w.image}, {"imagePullPolicy", "IfNotPresent"},
                                  {"command", {"sleep", "3600"}}}}}}}};
-  REQUIRE(api.kubectl({"create", "-f", "-"}, pod.dump()).exit_code == 0);
+  REQUIRE(w.api.kubectl({"create", "-f", "-"}, pod.dump()).exit_code == 0);
   Json running;
   bool ok = eventually([&] {
-    running = get_json(api, {"get", "pod", "web", "-o", "json"});
+    running = get_json(w.api, {"get", "pod", "web", "-o", "json"});
     return running.contains("status") && running["status"].value("phase", "") == "Running" &&
            running["status"].contains("podIP");
   }, 30s);
-  REQUIRE_MESSAGE(ok, running.dump(2) << "\n" << agent.log());
-  CHECK(running["status"]["podIP"].get<std::string>().rfind(cri.subnet_prefix(), 0) == 0);
+  REQUIRE_MESSAGE(ok, running.dump(2) << "\n" << w.agent->log());
+  CHECK(running["status"]["podIP"].get<std::string>().rfind(w.cri.subnet_prefix(), 0) == 0);
   std::string container_id = running["status"]["containerStatuses"][0].value("containerID", "");
   CHECK(container_id.rfind("deckhand-cri://", 0) == 0);
-  CHECK(api.kubectl({"get", "pods", "-o", "wide"}).out.find(node) != std::string::npos);
+  CHECK(w.api.kubectl({"get", "pods", "-o", "wide"}).out.find(w.node) != std::string::npos);
 
   // A crash of the agent: the restarted one adopts the running container.
-  agent.stop(SIGKILL);
-  auto lease_before = get_json(api, {"get", "lease", "-n", "kube-node-lease", node, "-o", "json"})["spec"]["renewTime"];
-  agent.start();
+  w.agent->stop(SIGKILL);
+  auto lease_before = get_json(w.api, {"get", "lease", "-n", "kube-node-lease", w.node, "-o", "json"})["spec"]["renewTime"];
+  w.agent->start();
   REQUIRE(eventually([&] {
-    return get_json(api, {"get", "lease", "-n", "kube-node-lease", node, "-o", "json"})["spec"]["renewTime"] != lease_before;
+    return get_json(w.api, {"get", "lease", "-n", "kube-node-lease", w.node, "-o", "json"})["spec"]["renewTime"] != lease_before;
   }, 20s));
   // The restarted agent has synced the pod (its first sync is what would
   // restart a container it failed to adopt): the container is the same one.
-  auto again = get_json(api, {"get", "pod", "web", "-o", "json"});
+  auto again = get_json(w.api, {"get", "pod", "web", "-o", "json"});
   CHECK(again["status"]["containerStatuses"][0].value("containerID", "") == container_id);
   CHECK(again["status"]["containerStatuses"][0].value("restartCount", -1) == 0);
 
   // Deleting through the API stops the pod, and the agent confirms.
-  REQUIRE(api.kubectl({"delete", "pod", "web", "--wait=false"}).exit_code == 0);
-  CHECK_MESSAGE(eventually([&] { return api.kubectl({"get", "pod", "web"}).exit_code != 0; }, 20s), agent.log());
+  REQUIRE(w.api.kubectl({"delete", "pod", "web", "--wait=false"}).exit_code == 0);
+  CHECK_MESSAGE(eventually([&] { return w.api.kubectl({"get", "pod", "web"}).exit_code != 0; }, 20s), w.agent->log());
   CHECK(eventually([&] {
-    auto s = cri.client().list_pod_sandbox();
+    auto s = w.cri.client().list_pod_sandbox();
     return s && s->empty();
   }, 10s));
 }
@@ -115,140 +136,120 @@ std::string write_manifest(const std::string& path, const std::string& image, co
 }  // namespace
 
 TEST_CASE("static pods: run with the apiserver down, are mirrored once it is up, outlive mirror deletion, follow the manifest") {
-  ApiWorld api;
-  CriWorld cri;
-  cri.start();
-  std::string image = cri.import_busybox();
-  std::string node = unique_name("static", 40);
-  std::string pod_name = "web-" + node;
-  TempDir manifests("deckhand-manifests");
-  write_manifest(manifests.sub("web.yaml"), image, "one");
-  REQUIRE(fs::write_file_atomic(manifests.sub("broken.yaml"), "apiVersion: v1\nkind: Pod\n"));
-  AgentProcess agent(api, {node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(),
-                           {"--pod-manifest-path", manifests.path(), "--file-check-frequency-ms", "200"}});
+  NodeWorld w("static", {}, true);
+  std::string pod_name = "web-" + w.node;
+  write_manifest(w.manifests.sub("web.yaml"), w.image, "one");
+  REQUIRE(fs::write_file_atomic(w.manifests.sub("broken.yaml"), "apiVersion: v1\nkind: Pod\n"));
 
   // No apiserver: the agent starts all the same and runs the static pod.
-  api.stop();
-  agent.start();
-  REQUIRE_MESSAGE(eventually([&] { return running_containers(cri, pod_name).size() == 1; }, 30s), agent.log());
-  std::string container_id = running_containers(cri, pod_name)[0].id();
-  CHECK(agent.log().find("broken.yaml: metadata.name is missing") != std::string::npos);
+  w.api.stop();
+  w.agent->start();
+  REQUIRE_MESSAGE(eventually([&] { return running_containers(w.cri, pod_name).size() == 1; }, 30s), w.agent->log());
+  std::string container_id = running_containers(w.cri, pod_name)[0].id();
+  CHECK(w.agent->log().find("broken.yaml: metadata.name is missing") != std::string::npos);
 
   // The apiserver comes up: the Node is registered and the mirror pod carries the status.
-  api.start();
+  w.api.start();
   Json mirror;
   auto mirror_running = [&] {
-    mirror = get_json(api, {"get", "pod", pod_name, "-o", "json"});
+    mirror = get_json(w.api, {"get", "pod", pod_name, "-o", "json"});
     return mirror.contains("status") && mirror["status"].value("phase", "") == "Running" &&
            !mirror["status"].value("containerStatuses", Json::array()).empty();
   };
-  REQUIRE_MESSAGE(eventually(mirror_running, 30s), mirror.dump(2) << "\n" << agent.log());
+  REQUIRE_MESSAGE(eventually(mirror_running, 30s), mirror.dump(2) << "\n" << w.agent->log());
   std::string hash = annotation(mirror, "kubernetes.io/config.mirror");
   CHECK(hash.size() == 32);
   CHECK(annotation(mirror, "kubernetes.io/config.source") == "file");
   CHECK(mirror["metadata"]["ownerReferences"][0].value("kind", "") == "Node");
-  CHECK(mirror["metadata"]["ownerReferences"][0].value("name", "") == node);
+  CHECK(mirror["metadata"]["ownerReferences"][0].value("name", "") == w.node);
   CHECK(mirror["metadata"]["uid"] != hash);  // the mirror is an object of its own
   CHECK(mirror["status"]["containerStatuses"][0].value("containerID", "") == "deckhand-cri://" + container_id);
-  CHECK(api.kubectl({"get", "pods", "-l", "tier=static"}).out.find(pod_name) != std::string::npos);
+  CHECK(w.api.kubectl({"get", "pods", "-l", "tier=static"}).out.find(pod_name) != std::string::npos);
 
   // Deleting the mirror stops nothing: the agent makes it again.
   std::string first_mirror_uid = mirror["metadata"]["uid"];
-  REQUIRE(api.kubectl({"delete", "pod", pod_name, "--wait=false"}).exit_code == 0);
+  REQUIRE(w.api.kubectl({"delete", "pod", pod_name, "--wait=false"}).exit_code == 0);
   REQUIRE_MESSAGE(eventually([&] { return mirror_running() && mirror["metadata"]["uid"] != first_mirror_uid; }, 20s),
-                  mirror.dump(2) << "\n" << agent.log());
+                  mirror.dump(2) << "\n" << w.agent->log());
   CHECK(mirror["status"]["containerStatuses"][0].value("containerID", "") == "deckhand-cri://" + container_id);
   CHECK(mirror["status"]["containerStatuses"][0].value("restartCount", -1) == 0);
 
   // kill -9 and restart: the same manifest is the same pod, its container untouched.
-  agent.stop(SIGKILL);
-  agent.start();
-  auto lease_before = get_json(api, {"get", "lease", "-n", "kube-node-lease", node, "-o", "json"})["spec"]["renewTime"];
+  w.agent->stop(SIGKILL);
+  w.agent->start();
+  auto lease_before = get_json(w.api, {"get", "lease", "-n", "kube-node-lease", w.node, "-o", "json"})["spec"]["renewTime"];
   REQUIRE(eventually([&] {
-    return get_json(api, {"get", "lease", "-n", "kube-node-lease", node, "-o", "json"})["spec"]["renewTime"] != lease_before;
+    return get_json(w.api, {"get", "lease", "-n", "kube-node-lease", w.node, "-o", "json"})["spec"]["renewTime"] != lease_before;
   }, 20s));
-  auto after_restart = running_containers(cri, pod_name);
+  auto after_restart = running_containers(w.cri, pod_name);
   REQUIRE(after_restart.size() == 1);
   CHECK(after_restart[0].id() == container_id);
 
   // An edited manifest is a new pod: a new container, a new mirror, the old sandbox gone.
-  write_manifest(manifests.sub("web.yaml"), image, "two");
+  write_manifest(w.manifests.sub("web.yaml"), w.image, "two");
   REQUIRE_MESSAGE(eventually([&] {
     return mirror_running() && annotation(mirror, "kubernetes.io/config.mirror") != hash &&
            mirror["status"]["containerStatuses"][0].value("containerID", "") != "deckhand-cri://" + container_id;
-  }, 30s), mirror.dump(2) << "\n" << agent.log());
+  }, 30s), mirror.dump(2) << "\n" << w.agent->log());
   CHECK(mirror["spec"]["containers"][0]["env"][0].value("value", "") == "two");
   CHECK(eventually([&] {
-    auto s = cri.client().list_pod_sandbox();
+    auto s = w.cri.client().list_pod_sandbox();
     return s && s->size() == 1;
   }, 10s));
 
   // A removed manifest: the pod stops and its mirror goes.
-  REQUIRE(::unlink(manifests.sub("web.yaml").c_str()) == 0);
-  CHECK_MESSAGE(eventually([&] { return api.kubectl({"get", "pod", pod_name}).exit_code != 0; }, 20s), agent.log());
+  REQUIRE(::unlink(w.manifests.sub("web.yaml").c_str()) == 0);
+  CHECK_MESSAGE(eventually([&] { return w.api.kubectl({"get", "pod", pod_name}).exit_code != 0; }, 20s), w.agent->log());
   CHECK(eventually([&] {
-    auto s = cri.client().list_pod_sandbox();
+    auto s = w.cri.client().list_pod_sandbox();
     return s && s->empty();
   }, 10s));
 }
 
 TEST_CASE("static pods with no kubeconfig at all: the agent runs them on its own") {
-  ApiWorld api;  // for the agent's fixture only: this agent is never told of it
-  CriWorld cri;
-  cri.start();
-  std::string image = cri.import_busybox();
-  std::string node = unique_name("alone", 40);
-  TempDir manifests("deckhand-manifests");
-  write_manifest(manifests.sub("web.yaml"), image, "one");
-  AgentProcess agent(api, {node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(),
-                           {"--kubeconfig", "", "--port", "-1", "--pod-manifest-path", manifests.path(),
-                            "--file-check-frequency-ms", "200"}});
-  agent.start();
-  REQUIRE_MESSAGE(eventually([&] { return running_containers(cri, "web-" + node).size() == 1; }, 30s), agent.log());
-  CHECK(api.kubectl({"get", "node", node}).exit_code != 0);
+  NodeWorld w("alone", {"--kubeconfig", "", "--port", "-1"}, true);  // its apiserver is never used
+  write_manifest(w.manifests.sub("web.yaml"), w.image, "one");
+  w.agent->start();
+  REQUIRE_MESSAGE(eventually([&] { return running_containers(w.cri, "web-" + w.node).size() == 1; }, 30s), w.agent->log());
+  CHECK(w.api.kubectl({"get", "node", w.node}).exit_code != 0);
 
-  REQUIRE(::unlink(manifests.sub("web.yaml").c_str()) == 0);
+  REQUIRE(::unlink(w.manifests.sub("web.yaml").c_str()) == 0);
   CHECK_MESSAGE(eventually([&] {
-    auto s = cri.client().list_pod_sandbox();
+    auto s = w.cri.client().list_pod_sandbox();
     return s && s->empty();
-  }, 10s), agent.log());
+  }, 10s), w.agent->log());
 }
 
 TEST_CASE("a configMap volume follows its ConfigMap within seconds: the agent watches it") {
-  ApiWorld api;
-  CriWorld cri;
-  cri.start();
-  std::string image = cri.import_busybox();
-  std::string node = unique_name("watch", 40);
-  AgentProcess agent(api, {node, "unix://" + cri.root() + "/cri.sock", cri.cgroup_parent(), {}});
-  agent.start();
-  REQUIRE(api.kubectl({"create", "configmap", "settings", "--from-literal=mode=one"}).exit_code == 0);
+  NodeWorld w("watch");
+  w.agent->start();
+  REQUIRE(w.api.kubectl({"create", "configmap", "settings", "--from-literal=mode=one"}).exit_code == 0);
   Json pod = {{"apiVersion", "v1"},
               {"kind", "Pod"},
               {"metadata", {{"name", "reader"}}},
               {"spec",
-               {{"nodeName", node},
+               {{"nodeName", w.node},
                 {"terminationGracePeriodSeconds", 1},
                 {"volumes", {{{"name", "cfg"}, {"configMap", {{"name", "settings"}}}}}},
                 {"containers",
                  {{{"name", "main"},
-                   {"image", image},
+                   {"image", w.image},
                    {"imagePullPolicy", "IfNotPresent"},
                    {"volumeMounts", {{{"name", "cfg"}, {"mountPath", "/cfg"}}}},
                    {"command", {"sh", "-c", "while true; do echo \"mode=$(cat /cfg/mode)\"; sleep 0.2; done"}}}}}}}};
-  REQUIRE(api.kubectl({"create", "-f", "-"}, pod.dump()).exit_code == 0);
+  REQUIRE(w.api.kubectl({"create", "-f", "-"}, pod.dump()).exit_code == 0);
   std::string logs;
   REQUIRE_MESSAGE(eventually([&] {
-    logs = api.kubectl({"logs", "reader"}).out;
+    logs = w.api.kubectl({"logs", "reader"}).out;
     return logs.find("mode=one") != std::string::npos;
-  }, 30s), logs << agent.log());
+  }, 30s), logs << w.agent->log());
 
   // The periodic refresh is 10 s away: only the watch brings the change this soon.
-  Json cm = get_json(api, {"get", "configmap", "settings", "-o", "json"});
+  Json cm = get_json(w.api, {"get", "configmap", "settings", "-o", "json"});
   cm["data"]["mode"] = "two";
-  REQUIRE(api.kubectl({"replace", "-f", "-"}, cm.dump()).exit_code == 0);
+  REQUIRE(w.api.kubectl({"replace", "-f", "-"}, cm.dump()).exit_code == 0);
   CHECK_MESSAGE(eventually([&] {
-    logs = api.kubectl({"logs", "reader", "--tail", "1"}).out;
+    logs = w.api.kubectl({"logs", "reader", "--tail", "1"}).out;
     return logs.find("mode=two") != std::string::npos;
-  }, 6s), logs << agent.log());
+  }, 6s), logs << w.agent->log());
 }
