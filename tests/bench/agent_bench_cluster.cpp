@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "api_bench_http.h"
+#include "pod_watch.h"
 #include "containerd_world.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/json.h"
@@ -34,19 +35,6 @@ constexpr const char* kImage = "deckhand.test/busybox:1.36";
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// obj[key] when obj is an object and that is a string; "" otherwise (nlohmann's
-// value() throws on a wrong type).
-std::string text_of(const Json& obj, const char* key) {
-  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return "";
-  return obj[key].get<std::string>();
-}
-
-// obj[section][key], the same way.
-std::string string_at(const Json& obj, const char* section, const char* key) {
-  if (!obj.is_object() || !obj.contains(section)) return "";
-  return text_of(obj[section], key);
 }
 
 // ---- the runtime under the agent ----
@@ -182,209 +170,6 @@ Status wait_node_ready(HttpClient& admin, const std::string& base_url, const std
   return {};
 }
 
-// ---- the watch on the pods ----
-
-// One watch stream, read by its own thread through curl multi (so that the
-// destructor can wake it at once). Records, per pod, when the first event
-// showing it Running arrived, and when its DELETED event did; the time is
-// taken as the bytes come in, before any parsing.
-class PodWatch {
- public:
-  static Result<std::unique_ptr<PodWatch>> open(const std::string& url, const TlsFiles& tls);
-  ~PodWatch();
-  PodWatch(const PodWatch&) = delete;
-  PodWatch& operator=(const PodWatch&) = delete;
-
-  Status wait_established(std::chrono::milliseconds timeout);
-  // The receive time of each named pod's first Running event.
-  Result<std::map<std::string, Clock::time_point>> wait_running(const std::vector<std::string>& names,
-                                                              std::chrono::milliseconds timeout);
-  // The receive time of the last of their DELETED events.
-  Result<Clock::time_point> wait_deleted(const std::vector<std::string>& names, std::chrono::milliseconds timeout);
-
- private:
-  PodWatch() = default;
-  void run_loop();
-  void on_line(std::string_view line, Clock::time_point now);
-  void record_error(std::string message);
-  // Waits until done() holds (under mu_), an error, a stop request or the timeout.
-  Status wait_for(std::unique_lock<std::mutex>& lock, const std::function<bool()>& done,
-                  std::chrono::milliseconds timeout, const std::string& what);
-  size_t count_in(const std::map<std::string, Clock::time_point>& m, const std::vector<std::string>& names) const;
-
-  static size_t header_callback(char* data, size_t size, size_t n, void* user);
-  static size_t write_callback(char* data, size_t size, size_t n, void* user);
-
-  CurlList headers_;
-  CurlEasy easy_;
-  CURLM* multi_ = nullptr;
-  std::thread loop_;
-  std::atomic<bool> stopping_{false};
-  std::string partial_line_;  // loop thread only
-
-  std::mutex mu_;  // guards what follows
-  std::condition_variable changed_;
-  bool established_ = false;
-  std::map<std::string, Clock::time_point> running_, deleted_;
-  std::optional<std::string> error_;
-};
-
-Result<std::unique_ptr<PodWatch>> PodWatch::open(const std::string& url, const TlsFiles& tls) {
-  std::unique_ptr<PodWatch> w(new PodWatch());
-  DH_TRY(headers, json_headers());
-  w->headers_ = std::move(headers);
-  DH_TRY(easy, make_easy(tls, w->headers_));
-  w->easy_ = std::move(easy);
-  CURL* c = w->easy_.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &PodWatch::header_callback);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, w.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &PodWatch::write_callback);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, w.get());
-  w->multi_ = curl_multi_init();
-  if (!w->multi_) return fail(ErrorKind::Internal, "curl_multi_init failed");
-  if (CURLMcode rc = curl_multi_add_handle(w->multi_, c); rc != CURLM_OK)
-    return fail(ErrorKind::Internal, "curl_multi_add_handle: {}", curl_multi_strerror(rc));
-  try {
-    w->loop_ = std::thread([p = w.get()] { p->run_loop(); });
-  } catch (const std::system_error& e) {
-    return fail(ErrorKind::ResourceExhausted, "start the watch thread: {}", e.what());
-  }
-  return w;
-}
-
-PodWatch::~PodWatch() {
-  stopping_ = true;
-  if (multi_) curl_multi_wakeup(multi_);
-  if (loop_.joinable()) loop_.join();
-  if (multi_) {
-    if (easy_) curl_multi_remove_handle(multi_, easy_.get());
-    curl_multi_cleanup(multi_);
-  }
-}
-
-void PodWatch::run_loop() {
-  while (!stopping_) {
-    int running = 0;
-    if (CURLMcode rc = curl_multi_perform(multi_, &running); rc != CURLM_OK) {
-      record_error(fmt::format("curl_multi_perform: {}", curl_multi_strerror(rc)));
-      return;
-    }
-    int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
-      if (m->msg != CURLMSG_DONE) continue;
-      record_error(fmt::format("the watch ended: {}", curl_easy_strerror(m->data.result)));
-      return;
-    }
-    curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
-  }
-}
-
-size_t PodWatch::header_callback(char* data, size_t size, size_t n, void* user) {
-  auto* w = static_cast<PodWatch*>(user);
-  std::string_view line(data, size * n);
-  if (line != "\r\n" && line != "\n") return size * n;
-  long status = 0;
-  curl_easy_getinfo(w->easy_.get(), CURLINFO_RESPONSE_CODE, &status);
-  if (status == 100) return size * n;  // an interim answer; the real headers follow
-  if (status != 200) {
-    w->record_error(fmt::format("watch: HTTP {}", status));
-    return size * n;
-  }
-  // The apiserver sends its headers once the watch is registered.
-  std::lock_guard lock(w->mu_);
-  w->established_ = true;
-  w->changed_.notify_all();
-  return size * n;
-}
-
-size_t PodWatch::write_callback(char* data, size_t size, size_t n, void* user) {
-  auto now = Clock::now();  // when the bytes were here, before any parsing
-  auto* w = static_cast<PodWatch*>(user);
-  std::string_view chunk(data, size * n);
-  for (size_t nl; (nl = chunk.find('\n')) != std::string_view::npos; chunk.remove_prefix(nl + 1)) {
-    if (w->partial_line_.empty()) {
-      w->on_line(chunk.substr(0, nl), now);
-    } else {
-      w->partial_line_.append(chunk.substr(0, nl));
-      w->on_line(w->partial_line_, now);
-      w->partial_line_.clear();
-    }
-  }
-  w->partial_line_.append(chunk);
-  return size * n;
-}
-
-void PodWatch::on_line(std::string_view line, Clock::time_point now) {
-  if (line.empty() || line == "\r") return;
-  auto event = parse_json(line, "watch event");
-  if (!event || !event->is_object() || !event->contains("object")) {
-    record_error(fmt::format("watch: not an event: {}", line.substr(0, 300)));
-    return;
-  }
-  std::string type = text_of(*event, "type");
-  if (type == "ERROR") {
-    record_error(fmt::format("watch: {}", line.substr(0, 300)));
-    return;
-  }
-  const Json& pod = (*event)["object"];
-  std::string name = string_at(pod, "metadata", "name");
-  bool running = type != "DELETED" && string_at(pod, "status", "phase") == "Running";
-  std::lock_guard lock(mu_);
-  if (running) running_.emplace(name, now);  // the first one counts
-  if (type == "DELETED") deleted_.emplace(name, now);
-  if (running || type == "DELETED") changed_.notify_all();
-}
-
-void PodWatch::record_error(std::string message) {
-  if (stopping_) return;
-  std::lock_guard lock(mu_);
-  if (!error_) error_ = std::move(message);
-  changed_.notify_all();
-}
-
-Status PodWatch::wait_for(std::unique_lock<std::mutex>& lock, const std::function<bool()>& done,
-                          std::chrono::milliseconds timeout, const std::string& what) {
-  auto deadline = Clock::now() + timeout;
-  // Short waits, so that a Ctrl-C is noticed.
-  while (!done() && !error_ && !stop_requested() && Clock::now() < deadline)
-    changed_.wait_for(lock, 100ms);
-  if (error_) return fail(ErrorKind::Internal, "{}", *error_);
-  if (done()) return {};
-  DH_CHECK(check_not_stopped());
-  return fail(ErrorKind::DeadlineExceeded, "{} after {} ms", what, timeout.count());
-}
-
-size_t PodWatch::count_in(const std::map<std::string, Clock::time_point>& m,
-                          const std::vector<std::string>& names) const {
-  return size_t(std::count_if(names.begin(), names.end(), [&](auto& n) { return m.count(n) > 0; }));
-}
-
-Status PodWatch::wait_established(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  return wait_for(lock, [&] { return established_; }, timeout, "the watch is not established");
-}
-
-Result<std::map<std::string, Clock::time_point>> PodWatch::wait_running(const std::vector<std::string>& names,
-                                                                      std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  auto all = [&] { return count_in(running_, names) == names.size(); };
-  auto st = wait_for(lock, all, timeout, "not all pods Running");
-  if (!st) return tl::unexpected(st.error().context("{} of {} pods Running", count_in(running_, names), names.size()));
-  return running_;
-}
-
-Result<Clock::time_point> PodWatch::wait_deleted(const std::vector<std::string>& names,
-                                                 std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  auto all = [&] { return count_in(deleted_, names) == names.size(); };
-  auto st = wait_for(lock, all, timeout, "not all pods gone");
-  if (!st) return tl::unexpected(st.error().context("{} of {} pods gone", count_in(deleted_, names), names.size()));
-  Clock::time_point last{};
-  for (auto& n : names) last = std::max(last, deleted_[n]);
-  return last;
-}
-
 // ---- the pods ----
 
 Json pod_manifest(const std::string& name, const std::string& node) {
@@ -476,7 +261,7 @@ Status measure(const RoundOptions& o, const ServerUnderTest& api, PodWatch& watc
   std::string pods_url = api.base_url + "/api/v1/namespaces/default/pods";
   DH_TRY(cpu_before, process_cpu_seconds(agent.pid()));
   DH_TRY(t0, create_pods(pods_url, api.tls, names, node));
-  DH_TRY(t1, watch.wait_running(names, 180s));
+  DH_TRY(t1, watch.wait_reached(names, 180s));
   DH_TRY(cpu_after, process_cpu_seconds(agent.pid()));
   result.agent_cpu_s = cpu_after - cpu_before;
   Clock::time_point first = *std::min_element(t0.begin(), t0.end()), last{};
@@ -521,7 +306,8 @@ Status run_cluster(const ClusterInputs& in, const RoundOptions& o, const RoundFi
   DH_CHECK(wait_node_ready(admin, api.base_url, node));
   std::string pods_url = api.base_url + "/api/v1/namespaces/default/pods";
   DH_TRY(rv, list_resource_version(admin, pods_url));
-  DH_TRY(watch, PodWatch::open(pods_url + "?watch=1&resourceVersion=" + rv, api.tls));
+  DH_TRY(watch, PodWatch::open(pods_url + "?watch=1&resourceVersion=" + rv, api.tls, "Running",
+                                [](const Json& pod) { return string_at(pod, "status", "phase") == "Running"; }));
   DH_CHECK(watch->wait_established(30s));
   // What started the cluster (image imports, the agent's first sync) is over
   // before the clock starts.
