@@ -38,6 +38,7 @@ void CriWorld::write_cni_config() {
                   {{"type", ours ? "deckhand-host-local" : "host-local"},
                    {"ranges", Json::array({Json::array({{{"subnet", subnet_prefix_ + "0/24"}}})})},
                    {"dataDir", dir_.sub("ipam")}}}};
+  for (auto& dst : opts_.pod_routes) bridge["ipam"]["routes"].push_back({{"dst", dst}});
   Json plugins = Json::array({bridge});
   if (ours) plugins.push_back(Json{{"type", "deckhand-loopback"}});
   for (auto& raw : opts_.extra_plugins) plugins.push_back(Json::parse(raw));
@@ -66,6 +67,7 @@ void CriWorld::start() {
       "--log-level", "info",
   };
   if (!opts_.runtime.empty()) args.insert(args.end(), {"--runtime", opts_.runtime});
+  if (!opts_.netns.empty()) args.insert(args.begin(), {"/usr/bin/nsenter", "--net=" + opts_.netns, "--"});
   // The config file given does not exist: point at an empty one instead.
   REQUIRE(fs::write_file_atomic(dir_.sub("no-config.toml.absent"), ""));
   daemon_ = start_daemon(args, dir_.sub("daemon.log"), dir_.sub("daemon.log"));
@@ -117,9 +119,11 @@ CriWorld::~CriWorld() {
   }
   stop_daemon();
   for (auto& m : mounts_under_root()) ::umount2(m.c_str(), MNT_DETACH);
-  RunOptions del;
-  del.argv = {"ip", "link", "del", bridge_};
-  (void)run_process(del);
+  if (opts_.netns.empty()) {  // in a namespace of its own, the bridge goes with it
+    RunOptions del;
+    del.argv = {"ip", "link", "del", bridge_};
+    (void)run_process(del);
+  }
   // Pod cgroups the daemon did not get to remove.
   for (auto& h : fs::list_dir("/sys/fs/cgroup").value_or(std::vector<std::string>{})) {
     std::string base = "/sys/fs/cgroup/" + h + cgroup_parent_;

@@ -21,6 +21,12 @@ struct WorldOptions {
   std::string extra_bin_dir;        // searched before the plugin dirs
   bool reference_plugins = false;   // Debian's bridge + host-local instead of ours
   std::string cni_version = "1.0.0";
+  // A network namespace (its pinned path) to run the daemon in, as on a node
+  // of its own; its bridge and pods' veths are made there. Empty: ours.
+  std::string netns;
+  // Routes pods get through their bridge (the gateway), e.g. "10.0.0.0/8"
+  // to pods of other nodes; none by default: pods reach their subnet only.
+  std::vector<std::string> pod_routes;
 };
 
 class CriWorld {
