@@ -282,26 +282,6 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   using namespace deckhand::bench;
-  // Before anything starts a thread (gRPC, the client threads), so that every thread blocks them.
-  block_stop_signals();
-  auto o = parse_agent_options(argc, argv);
-  if (!o) {
-    std::fprintf(stderr, "deckhand-agent-bench: %s\n", o.error().message.c_str());
-    return 2;
-  }
-  if (o->show_help) {
-    std::fputs(agent_usage(), stdout);
-    return 0;
-  }
-  if (::geteuid() != 0) {
-    std::fprintf(stderr, "deckhand-agent-bench: run as root (it starts container runtimes)\n");
-    return 2;
-  }
-  if (CURLcode rc = curl_global_init(CURL_GLOBAL_ALL); rc != CURLE_OK) {
-    std::fprintf(stderr, "deckhand-agent-bench: curl_global_init: %s\n", curl_easy_strerror(rc));
-    return 1;
-  }
-  int code = run(*o);
-  curl_global_cleanup();
-  return code;
+  // Root: it starts container runtimes.
+  return bench_main("deckhand-agent-bench", argc, argv, &parse_agent_options, agent_usage(), true, &run);
 }

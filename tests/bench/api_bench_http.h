@@ -3,12 +3,15 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "bench_env.h"
 #include "deckhand/common/result.h"
 
 namespace deckhand::bench {
@@ -65,5 +68,34 @@ Status expect_success(const Result<HttpReply>& reply, std::string_view what);
 using RequestFn = std::function<Status(HttpClient&, int index)>;
 Result<double> run_concurrently(int clients, int count, const TlsFiles& tls, const RequestFn& warm_up,
                                 const RequestFn& request);
+
+// The main of a benchmark that talks HTTP: stop signals blocked before any
+// thread starts, the options parsed (a bad one: exit 2 with the message),
+// --help (Options::show_help), root when needed, libcurl set up around run.
+template <typename Options>
+int bench_main(const char* program, int argc, char** argv, Result<Options> (*parse)(int, char**),
+               const char* usage, bool needs_root, int (*run)(const Options&)) {
+  block_stop_signals();
+  auto o = parse(argc, argv);
+  if (!o) {
+    std::fprintf(stderr, "%s: %s\n", program, o.error().message.c_str());
+    return 2;
+  }
+  if (o->show_help) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  if (needs_root && ::geteuid() != 0) {
+    std::fprintf(stderr, "%s: run as root (it starts container runtimes)\n", program);
+    return 2;
+  }
+  if (CURLcode rc = curl_global_init(CURL_GLOBAL_ALL); rc != CURLE_OK) {
+    std::fprintf(stderr, "%s: curl_global_init: %s\n", program, curl_easy_strerror(rc));
+    return 1;
+  }
+  int code = run(*o);
+  curl_global_cleanup();
+  return code;
+}
 
 }  // namespace deckhand::bench

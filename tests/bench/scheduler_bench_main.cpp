@@ -377,21 +377,5 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   using namespace deckhand::bench;
-  block_stop_signals();
-  auto o = parse(argc, argv);
-  if (!o) {
-    std::fprintf(stderr, "deckhand-scheduler-bench: %s\n", o.error().message.c_str());
-    return 2;
-  }
-  if (o->show_help) {
-    std::fputs(scheduler_usage(), stdout);
-    return 0;
-  }
-  if (CURLcode rc = curl_global_init(CURL_GLOBAL_ALL); rc != CURLE_OK) {
-    std::fprintf(stderr, "deckhand-scheduler-bench: curl_global_init: %s\n", curl_easy_strerror(rc));
-    return 1;
-  }
-  int code = run(*o);
-  curl_global_cleanup();
-  return code;
+  return bench_main("deckhand-scheduler-bench", argc, argv, &parse, scheduler_usage(), false, &run);
 }

@@ -109,6 +109,45 @@ std::vector<api::Cause> check_workload_selector(const Json& spec, const std::str
   return {};
 }
 
+// As the batch/v1 defaults: one pod to completion, six retries, and (unless
+// spec.manualSelector) a selector on the Job's uid, whose labels the
+// template carries with the Job's name.
+void default_job(Json& job) {
+  Json& spec = job["spec"];
+  if (!spec.is_object()) spec = Json::object();
+  if (!spec.contains("completions") && !spec.contains("parallelism")) spec["completions"] = 1;
+  set_default(spec, "parallelism", 1);
+  set_default(spec, "backoffLimit", 6);
+  set_default(spec, "completionMode", "NonIndexed");
+  set_default(spec, "suspend", false);
+  if (!spec.value("manualSelector", false) && !spec.contains("selector")) {
+    std::string uid = job["metadata"].value("uid", ""), name = job["metadata"].value("name", "");
+    spec["selector"] = {{"matchLabels", {{"batch.kubernetes.io/controller-uid", uid}}}};
+    Json& labels = spec["template"]["metadata"]["labels"];
+    labels["batch.kubernetes.io/controller-uid"] = labels["controller-uid"] = uid;
+    labels["batch.kubernetes.io/job-name"] = labels["job-name"] = name;
+  }
+  default_template(job);
+}
+
+std::vector<api::Cause> check_job(const Json& spec) {
+  std::vector<api::Cause> causes;
+  for (const char* k : {"parallelism", "completions", "backoffLimit", "activeDeadlineSeconds"}) {
+    if (!spec.contains(k) || spec[k].is_null()) continue;
+    if (!spec[k].is_number_integer() || spec[k].get<int64_t>() < 0)
+      causes.push_back({std::string("spec.") + k, "FieldValueInvalid",
+                        "Invalid value: " + spec[k].dump() + ": must be greater than or equal to 0"});
+  }
+  std::string policy;
+  if (spec.contains("template") && spec["template"].is_object() && spec["template"].contains("spec") &&
+      spec["template"]["spec"].is_object())
+    policy = spec["template"]["spec"].value("restartPolicy", "");
+  if (policy != "Never" && policy != "OnFailure")
+    causes.push_back({"spec.template.spec.restartPolicy", "FieldValueNotSupported",
+                      "Unsupported value: \"" + policy + "\": supported values: \"OnFailure\", \"Never\""});
+  return causes;
+}
+
 std::string to_lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -134,6 +173,8 @@ void apply_defaults(const ResourceInfo& info, Json& obj) {
     set_default(obj["spec"], "updateStrategy",
                 Json{{"type", "RollingUpdate"}, {"rollingUpdate", {{"maxUnavailable", 1}, {"maxSurge", 0}}}});
     default_template(obj);
+  } else if (info.kind == "Job") {
+    default_job(obj);
   } else if (info.kind == "Service") {
     default_service(obj);
   } else if (info.kind == "Namespace") {
@@ -154,7 +195,8 @@ ApiResult<void> validate(const ResourceInfo& info, const Json& obj) {
       causes.push_back({"spec", "FieldValueRequired", "Required value"});
     else
       add(api::check_pod_spec(obj["spec"], "spec"));
-  } else if (info.kind == "Deployment" || info.kind == "ReplicaSet" || info.kind == "DaemonSet") {
+  } else if (info.kind == "Deployment" || info.kind == "ReplicaSet" || info.kind == "DaemonSet" ||
+             info.kind == "Job") {
     const Json& spec = obj.contains("spec") ? obj["spec"] : Json::object();
     if (!spec.contains("selector") || !spec["selector"].is_object())
       causes.push_back({"spec.selector", "FieldValueRequired", "Required value"});
@@ -164,6 +206,7 @@ ApiResult<void> validate(const ResourceInfo& info, const Json& obj) {
       causes.push_back({"spec.template.spec", "FieldValueRequired", "Required value"});
     else
       add(api::check_pod_spec(spec["template"]["spec"], "spec.template.spec"));
+    if (info.kind == "Job") add(check_job(spec));
     if (spec.contains("replicas") && (!spec["replicas"].is_number_integer() || spec["replicas"].get<int64_t>() < 0))
       causes.push_back({"spec.replicas", "FieldValueInvalid",
                         "Invalid value: " + spec["replicas"].dump() + ": must be greater than or equal to 0"});

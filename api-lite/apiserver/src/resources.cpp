@@ -22,6 +22,7 @@ std::vector<ResourceInfo> make_resources() {
       {"apps", "v1", "ReplicaSet", "replicasets", "replicaset", {"rs"}, true, all, {"status", "scale"}, true},
       {"apps", "v1", "DaemonSet", "daemonsets", "daemonset", {"ds"}, true, all, {"status"}, true},
       {"apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", {}, true, {}, {}},
+      {"batch", "v1", "Job", "jobs", "job", {}, true, all, {"status"}, true},
       {"coordination.k8s.io", "v1", "Lease", "leases", "lease", {}, true, {}, {}},
   };
 }

@@ -33,6 +33,7 @@ const Resource kLeases{"coordination.k8s.io", "v1", "leases", true, "Lease"};
 const Resource kDeployments{"apps", "v1", "deployments", true, "Deployment"};
 const Resource kReplicaSets{"apps", "v1", "replicasets", true, "ReplicaSet"};
 const Resource kDaemonSets{"apps", "v1", "daemonsets", true, "DaemonSet"};
+const Resource kJobs{"batch", "v1", "jobs", true, "Job"};
 const Resource kControllerRevisions{"apps", "v1", "controllerrevisions", true, "ControllerRevision"};
 }  // namespace resources
 

@@ -8,7 +8,7 @@ namespace deckhand::controllers {
 
 const std::vector<std::string>& known_controllers() {
   static const std::vector<std::string> names = {"replicaset", "deployment", "garbagecollector", "namespace", "endpoint",
-                                                     "nodelifecycle", "daemonset"};
+                                                     "nodelifecycle", "daemonset", "job"};
   return names;
 }
 
@@ -18,7 +18,7 @@ const char* usage() {
 Runs the controllers that keep the cluster's desired state: ReplicaSets,
 Deployments, the garbage collector, namespace deletion, Endpoints, node
 lifecycle (taints and evictions of nodes that stop renewing their Lease),
-DaemonSets. One process, one shared informer per resource, a work queue
+DaemonSets, Jobs. One process, one shared informer per resource, a work queue
 per controller;
 with leader election, only the holder of the Lease works (it prints
 "deckhand-controller-manager: leading") and it exits when it loses the Lease.
@@ -35,13 +35,15 @@ Flags (override the config file; defaults in brackets; --flag=value works too):
   --controllers LIST                "*", names, "-name" to leave one out
                                     (replicaset, deployment, garbagecollector,
                                     namespace, endpoint, nodelifecycle,
-                                    daemonset) [*]
+                                    daemonset, job) [*]
   --concurrent-syncs N|NAME=N,...   workers per controller [replicaset=5,
                                     deployment=5,garbagecollector=5,namespace=2,endpoint=5,
-                                    nodelifecycle=2,daemonset=2]
+                                    nodelifecycle=2,daemonset=2,job=5]
   --node-monitor-grace-period-ms N  a node's Lease unchanged this long makes
                                     it Ready=Unknown and unreachable [40000]
   --node-monitor-period-ms N        how often nodes are checked [5000]
+  --job-backoff-ms N                a Job's failed pod is replaced after this,
+                                    doubling per failure up to 6 min [10000]
   --log-level LEVEL                 trace|debug|info|warn|error|off [warn]
   -h, --help                        this text
 
@@ -110,6 +112,7 @@ Status apply(ControllerManagerConfig& c, const std::string& key, const std::stri
   else if (key == "leader-elect-retry-period-ms") return ms(c.retry_period);
   else if (key == "node-monitor-grace-period-ms") return ms(c.node_monitor_grace_period);
   else if (key == "node-monitor-period-ms") return ms(c.node_monitor_period);
+  else if (key == "job-backoff-ms") return ms(c.job_backoff_base);
   else return fail(ErrorKind::InvalidArgument, "unknown setting: {}", key);
   return {};
 }

@@ -4,6 +4,7 @@
 #include "deckhand/controllers/deployment_controller.h"
 #include "deckhand/controllers/endpoints_controller.h"
 #include "deckhand/controllers/garbage_collector.h"
+#include "deckhand/controllers/job_controller.h"
 #include "deckhand/controllers/daemon_set_controller.h"
 #include "deckhand/controllers/namespace_controller.h"
 #include "deckhand/controllers/node_lifecycle_controller.h"
@@ -37,6 +38,8 @@ class ControllerManagerImpl : public ControllerManager {
         controllers_.push_back(std::make_unique<NodeLifecycleController>(
             api, *informers_, NodeLifecycleOptions{config.node_monitor_grace_period, config.node_monitor_period}));
       else if (name == "daemonset") controllers_.push_back(std::make_unique<DaemonSetController>(api, *informers_));
+      else if (name == "job")
+        controllers_.push_back(std::make_unique<JobController>(api, *informers_, JobControllerOptions{config.job_backoff_base}));
     }
     informers_->start();
     if (!informers_->wait_for_sync(sync_timeout))

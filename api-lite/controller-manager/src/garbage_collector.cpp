@@ -11,8 +11,8 @@ namespace deckhand::controllers {
 namespace res = client::resources;
 
 std::vector<client::Resource> default_gc_resources() {
-  return {res::kPods,      res::kReplicaSets, res::kDeployments, res::kDaemonSets, res::kControllerRevisions,
-          res::kServices,  res::kEndpoints,   res::kConfigMaps,  res::kSecrets};
+  return {res::kPods,     res::kReplicaSets, res::kDeployments, res::kDaemonSets, res::kControllerRevisions,
+          res::kJobs,     res::kServices,    res::kEndpoints,   res::kConfigMaps,  res::kSecrets};
 }
 
 OwnerState owner_state(const std::optional<Json>& owner, const std::string& ref_uid) {
@@ -130,7 +130,7 @@ std::optional<client::Resource> resource_of_kind(const std::string& api_version,
   std::string group = api_version.find('/') == std::string::npos ? "" : api_version.substr(0, api_version.find('/'));
   for (const auto* r : {&res::kPods, &res::kNodes, &res::kNamespaces, &res::kServices, &res::kEndpoints, &res::kEvents,
                         &res::kConfigMaps, &res::kSecrets, &res::kServiceAccounts, &res::kLeases, &res::kDeployments,
-                        &res::kReplicaSets, &res::kDaemonSets, &res::kControllerRevisions})
+                        &res::kReplicaSets, &res::kDaemonSets, &res::kControllerRevisions, &res::kJobs})
     if (r->kind == kind && r->group == group) return *r;
   return std::nullopt;
 }

@@ -142,4 +142,18 @@ int64_t pod_restart_count(const Json& pod) {
   return most;
 }
 
+Json pod_from_owner_template(const Json& owner, const std::string& api_version, const std::string& kind) {
+  const Json& tmpl = field(owner, {"spec", "template"});
+  Json meta = {{"generateName", name_of(owner) + "-"},
+               {"namespace", namespace_of(owner)},
+               {"ownerReferences", Json::array({make_controller_ref(owner, api_version, kind)})}};
+  for (const char* key : {"labels", "annotations", "finalizers"}) {
+    const Json& v = field(tmpl, {"metadata", key});
+    if (!v.is_null()) meta[key] = v;
+  }
+  Json spec = field(tmpl, {"spec"});
+  return Json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", std::move(meta)},
+              {"spec", spec.is_object() ? spec : Json::object()}};
+}
+
 }  // namespace deckhand::controllers

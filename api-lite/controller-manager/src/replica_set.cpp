@@ -90,18 +90,6 @@ Json replica_set_status(const Json& rs, const std::vector<Json>& pods, Clock::ti
   return status;
 }
 
-Json pod_from_template(const Json& rs) {
-  const Json& tmpl = field(rs, {"spec", "template"});
-  Json meta = {{"generateName", name_of(rs) + "-"},
-               {"namespace", namespace_of(rs)},
-               {"ownerReferences", Json::array({make_controller_ref(rs, "apps/v1", "ReplicaSet")})}};
-  for (const char* key : {"labels", "annotations", "finalizers"}) {
-    const Json& v = field(tmpl, {"metadata", key});
-    if (!v.is_null()) meta[key] = v;
-  }
-  Json spec = field(tmpl, {"spec"});
-  return Json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", std::move(meta)},
-              {"spec", spec.is_object() ? spec : Json::object()}};
-}
+Json pod_from_template(const Json& rs) { return pod_from_owner_template(rs, "apps/v1", "ReplicaSet"); }
 
 }  // namespace deckhand::controllers

@@ -408,6 +408,31 @@ Json daemonset_row(const Json& ds, TimePoint now) {
                  images, selector_text(at(ds, {"spec", "selector"}))});
 }
 
+// kubectl's job columns: a status from the conditions, "succeeded/completions",
+// and how long it ran (to its completion, or until now).
+Json job_row(const Json& job, TimePoint now) {
+  const Json& status = member(job, "status");
+  std::string state = "Running";
+  for (const auto& c : list(job, {"status", "conditions"})) {
+    if (text(member(c, "status")) != "True") continue;
+    std::string type = text(member(c, "type"));
+    if (type == "Complete" || type == "Failed" || type == "Suspended") state = type;
+  }
+  if (!at(job, {"metadata", "deletionTimestamp"}).is_null()) state = "Terminating";
+  const Json& completions = at(job, {"spec", "completions"});
+  std::string done = std::to_string(integer(member(status, "succeeded")));
+  std::string of = completions.is_number_integer() ? done + "/" + std::to_string(completions.get<int64_t>())
+                                                   : done + "/1 of " + std::to_string(integer(at(job, {"spec", "parallelism"}), 1));
+  std::string duration;
+  if (auto start = parse_time(member(status, "startTime"))) {
+    auto end = parse_time(member(status, "completionTime"));
+    duration = human_duration((end ? *end : now) - *start);
+  }
+  auto [containers, images] = container_cells(at(job, {"spec", "template", "spec", "containers"}));
+  return row_of({name_of(job), state, of, duration, age_of(job, now), containers, images,
+                 selector_text(at(job, {"spec", "selector"}))});
+}
+
 Json controllerrevision_row(const Json& cr, TimePoint now) {
   std::string controller = "<none>";
   for (const auto& ref : list(cr, {"metadata", "ownerReferences"})) {
@@ -614,6 +639,12 @@ const Printer& printer_for(const std::string& resource) {
          {"Node Selector", "string", "The pod template's node selector."}, kAge, kContainers, kImages,
          kSelector},
         daemonset_row}},
+      {"jobs",
+       {{kName,
+         {"Status", "string", "Status of the job."},
+         {"Completions", "string", "The desired number of successfully finished pods the job should be run with."},
+         {"Duration", "string", "Time required to complete the job."}, kAge, kContainers, kImages, kSelector},
+        job_row}},
       {"services",
        {{kName,
          {"Type", "string", "How the service is exposed."},

@@ -622,3 +622,109 @@ TEST_CASE("a daemon set runs one pod per eligible node, pinned by matchFields, a
   for (const auto& p : items(*api, resources::kPods, "default", "app=agent"))
     CHECK(p["metadata"]["labels"]["controller-revision-hash"] != old_hash);
 }
+
+namespace {
+
+// What a node agent reports for a pod that ran to its end.
+void finish_pod(ApiClient& api, Json pod, const std::string& phase) {
+  std::string now = now_rfc3339();
+  pod["status"]["phase"] = phase;
+  pod["status"]["containerStatuses"] = Json::array(
+      {{{"name", pod["spec"]["containers"][0].value("name", "")},
+        {"state", {{"terminated", {{"exitCode", phase == "Succeeded" ? 0 : 1}, {"finishedAt", now}}}}}}});
+  auto r = api.update_status(resources::kPods, pod);
+  CHECK_MESSAGE(r, (r ? "" : r.error().message));
+}
+
+std::vector<Json> active_pods(ApiClient& api, const std::string& selector) {
+  std::vector<Json> out;
+  for (auto& p : items(api, resources::kPods, "default", selector)) {
+    std::string phase = p.value("status", Json::object()).value("phase", "");
+    if (phase != "Succeeded" && phase != "Failed" && !p["metadata"].contains("deletionTimestamp")) out.push_back(p);
+  }
+  return out;
+}
+
+std::string job_condition(ApiClient& api, const std::string& name, const std::string& type) {
+  for (auto& c : get(api, resources::kJobs, "default", name).value("status", Json::object()).value("conditions", Json::array()))
+    if (c.value("type", "") == type) return c.value("status", "");
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a job runs parallelism pods at a time to its completions, or fails past its backoff limit") {
+  ApiWorld w;
+  ControllerManagerProcess cm(w, {"--leader-elect=false", "--job-backoff-ms", "200"});
+  auto api = client_for(w);
+
+  // kubectl's own generator; then three completions, two at a time.
+  KUBECTL_OK(w, {"create", "job", "batch", "--image=x:1", "--", "sh", "-c", "echo done"});
+  Json job = get(*api, resources::kJobs, "default", "batch");
+  std::string uid = job["metadata"].value("uid", "");
+  CHECK(job["spec"]["selector"]["matchLabels"].value("batch.kubernetes.io/controller-uid", "") == uid);
+  CHECK(job["spec"]["template"]["metadata"]["labels"].value("job-name", "") == "batch");
+  job["spec"]["parallelism"] = 2;
+  REQUIRE(api->update(resources::kJobs, job));
+  std::string sel = "job-name=batch";
+  // completions is 1 (kubectl create job): one pod at most even with parallelism 2.
+  REQUIRE_MESSAGE(eventually([&] { return active_pods(*api, sel).size() == 1; }, 20s), cm.output());
+  finish_pod(*api, active_pods(*api, sel)[0], "Succeeded");
+  REQUIRE_MESSAGE(eventually([&] { return job_condition(*api, "batch", "Complete") == "True"; }, 20s), cm.output());
+  Json done = get(*api, resources::kJobs, "default", "batch");
+  CHECK(done["status"].value("succeeded", 0) == 1);
+  CHECK(done["status"].contains("completionTime"));
+  auto table = w.kubectl({"get", "jobs"});
+  CHECK_MESSAGE(table.out.find("Complete") != std::string::npos, table.out);
+  CHECK_MESSAGE(table.out.find("1/1") != std::string::npos, table.out);
+
+  Json spec = {{"apiVersion", "batch/v1"},
+               {"kind", "Job"},
+               {"metadata", {{"name", "three"}}},
+               {"spec",
+                {{"completions", 3},
+                 {"parallelism", 2},
+                 {"template",
+                  {{"spec",
+                    {{"restartPolicy", "Never"},
+                     {"containers", Json::array({{{"name", "c"}, {"image", "x:1"}}})}}}}}}}};
+  KUBECTL_OK(w, {"create", "-f", "-"}, spec.dump());
+  sel = "job-name=three";
+  REQUIRE(eventually([&] { return active_pods(*api, sel).size() == 2; }, 20s));
+  for (auto& p : active_pods(*api, sel)) finish_pod(*api, p, "Succeeded");
+  // One completion left: one pod, not two.
+  REQUIRE(eventually([&] { return active_pods(*api, sel).size() == 1; }, 20s));
+  CHECK(eventually([&] { return get(*api, resources::kJobs, "default", "three")["status"].value("succeeded", 0) == 2; }, 10s));
+  CHECK(job_condition(*api, "three", "Complete") != "True");
+  finish_pod(*api, active_pods(*api, sel)[0], "Succeeded");
+  REQUIRE(eventually([&] { return job_condition(*api, "three", "Complete") == "True"; }, 20s));
+  CHECK(items(*api, resources::kPods, "default", sel).size() == 3);
+
+  // backoffLimit 1: the second failure fails the job, with kube's reason.
+  spec["metadata"]["name"] = "flaky";
+  spec["spec"] = {{"backoffLimit", 1}, {"template", spec["spec"]["template"]}};
+  KUBECTL_OK(w, {"create", "-f", "-"}, spec.dump());
+  sel = "job-name=flaky";
+  for (int failure = 0; failure < 2; ++failure) {
+    REQUIRE_MESSAGE(eventually([&] { return active_pods(*api, sel).size() == 1; }, 20s), cm.output());
+    finish_pod(*api, active_pods(*api, sel)[0], "Failed");
+  }
+  REQUIRE_MESSAGE(eventually([&] { return job_condition(*api, "flaky", "Failed") == "True"; }, 20s), cm.output());
+  Json failed = get(*api, resources::kJobs, "default", "flaky");
+  CHECK(failed["status"].value("failed", 0) == 2);
+  for (auto& c : failed["status"]["conditions"])
+    if (c.value("type", "") == "Failed") CHECK(c.value("reason", "") == "BackoffLimitExceeded");
+  CHECK(active_pods(*api, sel).empty());
+
+  // A template the API refuses: restartPolicy Always.
+  spec["metadata"]["name"] = "bad";
+  spec["spec"]["template"]["spec"]["restartPolicy"] = "Always";
+  auto refused = w.kubectl({"create", "-f", "-"}, spec.dump());
+  CHECK(refused.exit_code != 0);
+  CHECK_MESSAGE(refused.err.find("spec.template.spec.restartPolicy: Unsupported value: \"Always\"") != std::string::npos,
+                refused.err);
+
+  // Deleting a job deletes its pods (garbage collector, by owner reference).
+  KUBECTL_OK(w, {"delete", "job", "three"});
+  CHECK(eventually([&] { return items(*api, resources::kPods, "default", "job-name=three").empty(); }, 20s));
+}

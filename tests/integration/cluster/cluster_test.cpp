@@ -286,6 +286,14 @@ TEST_CASE("a single-node cluster driven by kubectl") {
                                       << c.api().kubectl({"get", "all", "-n", ns}).out << c.logs());
   CHECK(c.api().kubectl({"get", "pods", "-n", ns, "-o", "name"}).out.empty());
 
+  // 8. A Job (kubectl's own generator) runs its pod to completion on the node; kubectl waits for it.
+  c.kubectl_ok({"create", "job", "once", std::string("--image=") + kImage, "--", "sh", "-c", "echo job-done"});
+  auto waited = c.api().kubectl({"wait", "--for=condition=complete", "job/once", "--timeout=60s"});
+  CHECK_MESSAGE(waited.exit_code == 0, waited.err << c.api().kubectl({"get", "jobs,pods", "-o", "wide"}).out << c.logs());
+  CHECK(c.api().kubectl({"logs", "job/once"}).out.find("job-done") != std::string::npos);
+  auto jobs = c.api().kubectl({"get", "jobs"}).out;
+  CHECK_MESSAGE((jobs.find("Complete") != std::string::npos && jobs.find("1/1") != std::string::npos), jobs);
+
   c.kubectl_ok({"delete", "pods", "big", "intolerant", "tolerant", "after-failover", "--wait=false"});
   MESSAGE("checks done after " << std::chrono::duration<double>(Clock::now() - t0).count() << " s");
 }

@@ -30,7 +30,7 @@ struct Resource {
 // The resources our components use.
 namespace resources {
 extern const Resource kPods, kNodes, kNamespaces, kServices, kEndpoints, kEvents, kConfigMaps, kSecrets,
-    kServiceAccounts, kLeases, kDeployments, kReplicaSets, kDaemonSets, kControllerRevisions;
+    kServiceAccounts, kLeases, kDeployments, kReplicaSets, kDaemonSets, kControllerRevisions, kJobs;
 }
 
 // A failed call: the HTTP code and the Status the server sent. The Error

@@ -32,7 +32,9 @@ struct ControllerManagerConfig {
   // Workers per controller.
   std::map<std::string, int> concurrent_syncs = {
       {"replicaset", 5}, {"deployment", 5}, {"garbagecollector", 5}, {"namespace", 2}, {"endpoint", 5},
-      {"nodelifecycle", 2}, {"daemonset", 2}};
+      {"nodelifecycle", 2}, {"daemonset", 2}, {"job", 5}};
+  // Job: the first delay before a failed pod is replaced, doubling (kube's 10 s).
+  std::chrono::milliseconds job_backoff_base{10000};
   // Node lifecycle: how long a node's Lease may stay unchanged, and how often nodes are looked at.
   std::chrono::milliseconds node_monitor_grace_period{40000};
   std::chrono::milliseconds node_monitor_period{5000};

@@ -40,6 +40,10 @@ std::optional<Json> controller_ref(const Json& obj);
 // built-in controllers set it).
 Json make_controller_ref(const Json& owner, const std::string& api_version, const std::string& kind);
 
+// A new pod from owner's spec.template: generateName "<owner>-", the
+// template's labels, annotations and finalizers, the owner as controller.
+Json pod_from_owner_template(const Json& owner, const std::string& api_version, const std::string& kind);
+
 // RFC 3339 in UTC ("2024-05-01T10:00:00Z"), and back (fractions ignored).
 std::string format_time(Clock::time_point t);
 std::optional<Clock::time_point> parse_time(const std::string& text);
