@@ -193,11 +193,7 @@ void DaemonSetController::enqueue_all() {
 }
 
 std::optional<Json> DaemonSetController::owner_of(const Json& pod) {
-  auto ref = controller_ref(pod);
-  if (!ref || ref->value("kind", "") != "DaemonSet") return std::nullopt;
-  auto ds = informers_.get(res::kDaemonSets, namespace_of(pod) + "/" + ref->value("name", ""));
-  if (!ds || uid_of(*ds) != ref->value("uid", "")) return std::nullopt;
-  return ds;
+  return controlling_owner(informers_, res::kDaemonSets, pod);
 }
 
 Result<SyncResult> DaemonSetController::sync(const std::string& key) {
@@ -290,13 +286,7 @@ Result<SyncResult> DaemonSetController::sync(const std::string& key) {
         if (result) result = tl::unexpected(r.error().context("create daemon pod for node {}", node));
       }
     }
-    for (const auto& pod : doomed) {
-      auto st = api_->remove(res::kPods, namespace_of(pod), name_of(pod), {{"preconditions", {{"uid", uid_of(pod)}}}});
-      if (!st) {
-        expectations_.deletion_observed(key, client::object_key(pod));
-        if (st.error().kind != ErrorKind::NotFound && result) result = st;
-      }
-    }
+    if (auto deleted = delete_expected_pods(*api_, expectations_, key, doomed); !deleted && result) result = deleted;
   }
   Json status = {{"desiredNumberScheduled", desired},  {"currentNumberScheduled", current},
                  {"numberMisscheduled", misscheduled}, {"numberReady", ready},

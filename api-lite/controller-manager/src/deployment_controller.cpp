@@ -76,11 +76,7 @@ void DeploymentController::run(int workers) { workers_.start(workers); }
 void DeploymentController::stop() { workers_.stop(); }
 
 std::optional<Json> DeploymentController::owner_of(const Json& rs) {
-  auto ref = controller_ref(rs);
-  if (!ref || ref->value("kind", "") != "Deployment") return std::nullopt;
-  auto d = informers_.get(res::kDeployments, namespace_of(rs) + "/" + ref->value("name", ""));
-  if (!d || uid_of(*d) != ref->value("uid", "")) return std::nullopt;
-  return d;
+  return controlling_owner(informers_, res::kDeployments, rs);
 }
 
 void DeploymentController::on_rs_change(const Json& rs) {

@@ -1,5 +1,8 @@
 #include "deckhand/controllers/expectations.h"
 
+#include "deckhand/client/informer.h"
+#include "deckhand/controllers/objects.h"
+
 namespace deckhand::controllers {
 
 void Expectations::expect_creations(const std::string& controller_key, int count) {
@@ -36,6 +39,20 @@ bool Expectations::satisfied(const std::string& controller_key) {
 void Expectations::forget(const std::string& controller_key) {
   std::lock_guard lock(mu_);
   pending_.erase(controller_key);
+}
+
+Status delete_expected_pods(client::ApiClient& api, Expectations& expectations, const std::string& controller_key,
+                            const std::vector<Json>& pods) {
+  Status result;
+  for (const auto& pod : pods) {
+    Json opts = {{"preconditions", {{"uid", uid_of(pod)}}}};
+    auto st = api.remove(client::resources::kPods, namespace_of(pod), name_of(pod), opts);
+    if (!st) {
+      expectations.deletion_observed(controller_key, client::object_key(pod));
+      if (st.error().kind != ErrorKind::NotFound && result) result = st;
+    }
+  }
+  return result;
 }
 
 }  // namespace deckhand::controllers

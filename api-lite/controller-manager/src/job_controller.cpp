@@ -159,13 +159,7 @@ JobController::~JobController() { stop(); }
 void JobController::run(int workers) { workers_.start(workers); }
 void JobController::stop() { workers_.stop(); }
 
-std::optional<Json> JobController::owner_of(const Json& pod) {
-  auto ref = controller_ref(pod);
-  if (!ref || ref->value("kind", "") != "Job") return std::nullopt;
-  auto job = informers_.get(res::kJobs, namespace_of(pod) + "/" + ref->value("name", ""));
-  if (!job || uid_of(*job) != ref->value("uid", "")) return std::nullopt;
-  return job;
-}
+std::optional<Json> JobController::owner_of(const Json& pod) { return controlling_owner(informers_, res::kJobs, pod); }
 
 void JobController::on_pod_change(const Json& pod) {
   auto job = owner_of(pod);
@@ -236,16 +230,7 @@ Status JobController::delete_pods(const std::string& key, const std::vector<Json
   std::set<std::string> keys;
   for (const auto& p : pods) keys.insert(client::object_key(p));
   expectations_.expect_deletions(key, keys);
-  Status result;
-  for (const auto& pod : pods) {
-    Json opts = {{"preconditions", {{"uid", uid_of(pod)}}}};
-    auto st = api_->remove(res::kPods, namespace_of(pod), name_of(pod), opts);
-    if (!st) {
-      expectations_.deletion_observed(key, client::object_key(pod));
-      if (st.error().kind != ErrorKind::NotFound && result) result = st;
-    }
-  }
-  return result;
+  return delete_expected_pods(*api_, expectations_, key, pods);
 }
 
 Status JobController::update_status(const Json& job, const Json& status) {

@@ -37,11 +37,7 @@ void ReplicaSetController::stop() { workers_.stop(); }
 
 // The ReplicaSet a pod's controller reference names, if it is still that one.
 std::optional<Json> ReplicaSetController::owner_of(const Json& pod) {
-  auto ref = controller_ref(pod);
-  if (!ref || ref->value("kind", "") != "ReplicaSet") return std::nullopt;
-  auto rs = informers_.get(res::kReplicaSets, namespace_of(pod) + "/" + ref->value("name", ""));
-  if (!rs || uid_of(*rs) != ref->value("uid", "")) return std::nullopt;
-  return rs;
+  return controlling_owner(informers_, res::kReplicaSets, pod);
 }
 
 // An orphan: every ReplicaSet that might adopt it looks again.
@@ -128,17 +124,7 @@ Status ReplicaSetController::manage_replicas(const std::string& key, const Json&
   std::set<std::string> keys;
   for (const auto& p : doomed) keys.insert(client::object_key(p));
   expectations_.expect_deletions(key, keys);
-  Status result;
-  for (const auto& pod : doomed) {
-    Json opts = {{"preconditions", {{"uid", uid_of(pod)}}}};
-    auto st = api_->remove(res::kPods, namespace_of(pod), name_of(pod), opts);
-    if (!st) {
-      // The informer will not see a deletion that did not happen.
-      expectations_.deletion_observed(key, client::object_key(pod));
-      if (st.error().kind != ErrorKind::NotFound && result) result = st;
-    }
-  }
-  return result;
+  return delete_expected_pods(*api_, expectations_, key, doomed);
 }
 
 // Creates in batches of 1, 2, 4, ...: a systematic failure (quota, a bad

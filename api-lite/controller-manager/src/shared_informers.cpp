@@ -70,4 +70,12 @@ std::vector<Json> SharedInformers::list(const client::Resource& r, const std::st
   return out;
 }
 
+std::optional<Json> controlling_owner(SharedInformers& informers, const client::Resource& owner, const Json& obj) {
+  auto ref = controller_ref(obj);
+  if (!ref || ref->value("kind", "") != owner.kind) return std::nullopt;
+  auto found = informers.get(owner, namespace_of(obj) + "/" + ref->value("name", ""));
+  if (!found || uid_of(*found) != ref->value("uid", "")) return std::nullopt;
+  return found;
+}
+
 }  // namespace deckhand::controllers

@@ -87,7 +87,7 @@ TEST_CASE("flags") {
   CHECK(c->log_level == "debug");
   CHECK(enabled_controllers(c->controllers).value() ==
         std::vector<std::string>{"replicaset", "deployment", "garbagecollector", "endpoint", "nodelifecycle",
-                                 "daemonset"});
+                                 "daemonset", "job"});
   CHECK(c->node_monitor_grace_period == std::chrono::milliseconds(1500));
   CHECK(c->node_monitor_period == std::chrono::milliseconds(200));
   CHECK(std::string(usage()).find("--node-monitor-grace-period-ms") != std::string::npos);

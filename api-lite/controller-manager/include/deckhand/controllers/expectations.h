@@ -10,6 +10,9 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
+
+#include "deckhand/client/api_client.h"
 
 namespace deckhand::controllers {
 
@@ -37,5 +40,11 @@ class Expectations {
   std::mutex mu_;
   std::unordered_map<std::string, Pending> pending_;
 };
+
+// Deletes pods (each on the condition of its uid) whose deletions are
+// expected under controller_key; one that did not happen is observed at
+// once, as the informer will never show it. The first error but NotFound.
+Status delete_expected_pods(client::ApiClient& api, Expectations& expectations, const std::string& controller_key,
+                            const std::vector<Json>& pods);
 
 }  // namespace deckhand::controllers

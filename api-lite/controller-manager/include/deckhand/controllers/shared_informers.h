@@ -48,4 +48,8 @@ class SharedInformers {
   std::map<std::string, std::unique_ptr<Entry>> entries_;
 };
 
+// The object of `owner` (a subscribed resource) that obj's controller
+// reference names, when the local copy is that very one (the same uid).
+std::optional<Json> controlling_owner(SharedInformers& informers, const client::Resource& owner, const Json& obj);
+
 }  // namespace deckhand::controllers
