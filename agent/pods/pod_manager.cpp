@@ -140,8 +140,10 @@ class PodManagerImpl final : public PodManager {
     }
     bool static_pod = is_static_pod(*pod);
     if (static_pod) {
-      DH_TRY(current, sync_mirror(*pod, std::move(mirror)));
-      mirror = std::move(current);
+      // The apiserver's trouble must not stop the static pod: it runs without a mirror.
+      auto current = sync_mirror(*pod, std::move(mirror));
+      if (!current) logger()->warn("pod={} mirror pod: {}", key, current.error().message);
+      mirror = current ? std::move(*current) : std::nullopt;
       // The status it last reported is where a static pod's status goes on from.
       if (mirror) (*pod)["status"] = json_at(*mirror, "status");
     }
