@@ -59,14 +59,7 @@ Flags:
 
 Result<Options> parse_agent_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    if (flag == "-h" || flag == "--help") {
-      o.show_help = true;
-      continue;
-    }
-    if (i + 1 >= argc) return fail(ErrorKind::InvalidArgument, "{} wants a value (see --help)", flag);
-    std::string_view v = argv[++i];
+  auto flag_of = [&o](std::string_view flag, std::string_view v) -> Status {
     if (flag == "--pods") {
       DH_TRY(n, positive(flag, v));
       o.pods = n;
@@ -84,9 +77,11 @@ Result<Options> parse_agent_options(int argc, char** argv) {
     } else if (flag == "--keep-logs") {
       o.keep_logs = v;
     } else {
-      return fail(ErrorKind::InvalidArgument, "unknown flag {} (see --help)", flag);
+      return unknown_flag(flag);
     }
-  }
+    return {};
+  };
+  DH_CHECK(parse_flags(argc, argv, o.show_help, flag_of));
   if (o.build_dir.empty() && !o.show_help) {
     DH_TRY(dir, build_dir_of_self());
     o.build_dir = dir;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -13,6 +14,28 @@ Result<int> positive(std::string_view flag, std::string_view v) {
   if (ec != std::errc() || end != v.data() + v.size() || n < 1)
     return fail(ErrorKind::InvalidArgument, "{} wants a positive number, got '{}'", flag, v);
   return n;
+}
+
+Status parse_flags(int argc, char** argv, bool& show_help, const FlagFn& on_flag,
+                   std::initializer_list<std::string_view> bare) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view flag = argv[i];
+    if (flag == "-h" || flag == "--help") {
+      show_help = true;
+      continue;
+    }
+    if (std::find(bare.begin(), bare.end(), flag) != bare.end()) {
+      DH_CHECK(on_flag(flag, {}));
+      continue;
+    }
+    if (i + 1 >= argc) return fail(ErrorKind::InvalidArgument, "{} wants a value (see --help)", flag);
+    DH_CHECK(on_flag(flag, argv[++i]));
+  }
+  return {};
+}
+
+Status unknown_flag(std::string_view flag) {
+  return fail(ErrorKind::InvalidArgument, "unknown flag {} (see --help)", flag);
 }
 
 Result<std::string> build_dir_of_self() {
@@ -44,23 +67,12 @@ Status fill_defaults(BenchOptions& o) {
 
 Result<BenchOptions> parse_options(int argc, char** argv) {
   BenchOptions o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    if (flag == "-h" || flag == "--help") {
-      o.show_help = true;
-      continue;
-    }
+  auto flag_of = [&o](std::string_view flag, std::string_view v) -> Status {
     if (flag == "--no-containerd") {
       o.containerd = false;
-      continue;
-    }
-    if (flag == "--no-crun") {
+    } else if (flag == "--no-crun") {
       o.crun = false;
-      continue;
-    }
-    if (i + 1 >= argc) return fail(ErrorKind::InvalidArgument, "{} wants a value (see --help)", flag);
-    std::string_view v = argv[++i];
-    if (flag == "--pods") {
+    } else if (flag == "--pods") {
       DH_TRY(n, positive(flag, v));
       o.pods = n;
     } else if (flag == "--concurrency") {
@@ -79,9 +91,11 @@ Result<BenchOptions> parse_options(int argc, char** argv) {
         return fail(ErrorKind::InvalidArgument, "{} wants deckhand or reference, got '{}'", flag, v);
       (flag == "--deckhand-cni" ? o.deckhand_cni : o.containerd_cni) = v;
     } else {
-      return fail(ErrorKind::InvalidArgument, "unknown flag {} (see --help)", flag);
+      return unknown_flag(flag);
     }
-  }
+    return {};
+  };
+  DH_CHECK(parse_flags(argc, argv, o.show_help, flag_of, {"--no-containerd", "--no-crun"}));
   DH_CHECK(fill_defaults(o));
   return o;
 }

@@ -71,14 +71,7 @@ Flags:
 Result<Options> parse(int argc, char** argv) {
   Options o;
   std::optional<int> nodes, pods;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view flag = argv[i];
-    if (flag == "-h" || flag == "--help") {
-      o.show_help = true;
-      continue;
-    }
-    if (i + 1 >= argc) return fail(ErrorKind::InvalidArgument, "{} wants a value (see --help)", flag);
-    std::string_view v = argv[++i];
+  auto flag_of = [&](std::string_view flag, std::string_view v) -> Status {
     if (flag == "--only") {
       std::erase_if(o.shapes, [&](const Shape& s) { return s.name != v; });
       if (o.shapes.empty()) return fail(ErrorKind::InvalidArgument, "--only wants basic or mixed, got '{}'", v);
@@ -96,9 +89,11 @@ Result<Options> parse(int argc, char** argv) {
     } else if (flag == "--keep-logs") {
       o.keep_logs = v;
     } else {
-      return fail(ErrorKind::InvalidArgument, "unknown flag {} (see --help)", flag);
+      return unknown_flag(flag);
     }
-  }
+    return {};
+  };
+  DH_CHECK(parse_flags(argc, argv, o.show_help, flag_of));
   for (auto& s : o.shapes) {
     if (nodes) s.nodes = *nodes;
     if (pods) s.pods = *pods;
