@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <ctime>
 #include <random>
 
@@ -433,9 +434,13 @@ void ApiHandler::watch_objects(Call& call, http::Responder& out) {
     return stream.write(fmt::format("{{\"type\":\"{}\",\"object\":{}}}\n", type, object));
   };
   bool open = true;
-  while (open && std::chrono::steady_clock::now() < deadline && !watcher->closed()) {
+  // Checked before each wait, so a watch closed by the cache still sends
+  // what was queued for it.
+  bool last_round = false;
+  while (open && !last_round && std::chrono::steady_clock::now() < deadline) {
+    last_round = watcher->closed();
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    auto events = watcher->next(std::min(left, std::chrono::milliseconds(500)));
+    auto events = watcher->next(std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(500)));
     // A failed write notices a client that went away; a quiet watch asks.
     if (events.empty() && stream.client_gone()) break;
     for (const auto& e : events) {

@@ -39,6 +39,9 @@ class RunningApiServer : public ApiServer {
   ~RunningApiServer() override { stop(); }
   uint16_t port() const override { return http_->port(); }
   void stop() override {
+    // Watches first, so that what was written before the stop reaches them.
+    if (cache && !cache->close_watches(std::chrono::seconds(2)))
+      log::get("apiserver")->warn("watches did not end within 2 s of the stop; closing their connections");
     if (http_) http_->stop();
   }
 

@@ -64,11 +64,24 @@ Result<std::unique_ptr<WatchCache>> WatchCache::start(store::Store& store, size_
 WatchCache::~WatchCache() {
   store_watch_.reset();  // no more apply() calls after this
   std::lock_guard lock(mu_);
+  close_all_locked();
+}
+
+void WatchCache::close_all_locked() {
   for (auto& w : watchers_) {
     std::lock_guard wl(w->mu_);
     w->closed_ = true;
     w->cv_.notify_all();
   }
+}
+
+bool WatchCache::close_watches(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto committed = store_.current_revision();
+  std::unique_lock lock(mu_);
+  bool caught_up = advanced_.wait_until(lock, deadline, [&] { return revision_ >= committed; });
+  close_all_locked();
+  return advanced_.wait_until(lock, deadline, [&] { return watchers_.empty(); }) && caught_up;
 }
 
 void WatchCache::apply(const std::vector<store::Event>& events) {
@@ -129,7 +142,10 @@ std::vector<std::shared_ptr<CacheWatcher>> WatchCache::deliver(const std::vector
           w->queue_.push_back(e);
           queued = true;
         }
-      if (w->queue_.size() > kMaxQueuedEvents) w->closed_ = drop = true;
+      if (w->queue_.size() > kMaxQueuedEvents) {
+        w->queue_.clear();  // the client re-lists; sending these would only keep it behind
+        w->closed_ = drop = true;
+      }
     }
     if (queued || drop) woken.push_back(w);
     it = drop ? watchers_.erase(it) : std::next(it);
@@ -188,8 +204,11 @@ std::shared_ptr<CacheWatcher> WatchCache::watch_with_initial_state(const std::st
 }
 
 void WatchCache::unwatch(const std::shared_ptr<CacheWatcher>& w) {
-  std::lock_guard lock(mu_);
-  watchers_.erase(w);
+  {
+    std::lock_guard lock(mu_);
+    watchers_.erase(w);
+  }
+  advanced_.notify_all();
 }
 
 }  // namespace deckhand::apiserver

@@ -39,7 +39,8 @@ const char* watch_event_type_name(WatchEvent::Type t);
 class CacheWatcher {
  public:
   // Waits up to timeout for events; returns what is queued (maybe nothing).
-  // closed() turns true when the cache drops a watcher that fell too far behind.
+  // closed() turns true when the cache drops a watcher that fell too far
+  // behind (its queue emptied) or shuts down (its queue kept, to be sent).
   std::vector<WatchEvent> next(std::chrono::milliseconds timeout);
   bool closed();
 
@@ -80,17 +81,22 @@ class WatchCache {
   // A watch that starts with an Added event for every object under prefix now.
   std::shared_ptr<CacheWatcher> watch_with_initial_state(const std::string& prefix);
   void unwatch(const std::shared_ptr<CacheWatcher>& w);
+  // For a clean shutdown: once every committed write is in the cache, ends
+  // every watch (each still sends what it has queued) and waits until their
+  // threads have let go. False when that took longer than timeout.
+  bool close_watches(std::chrono::milliseconds timeout);
 
  private:
   WatchCache(store::Store& store, size_t window) : store_(store), window_(window) {}
   void apply(const std::vector<store::Event>& events);
   // Queues events for the watchers they concern; returns those to wake.
   std::vector<std::shared_ptr<CacheWatcher>> deliver(const std::vector<WatchEvent>& events);
+  void close_all_locked();
 
   store::Store& store_;
   size_t window_;
   std::mutex mu_;
-  std::condition_variable advanced_;
+  std::condition_variable advanced_;  // revision_ grew, or a watcher left
   struct Cached {
     ObjectPtr object;
     std::shared_ptr<const std::string> text;

@@ -1,6 +1,8 @@
 // WatchCache over a real SQLite store in a temporary directory.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "deckhand/store/sqlite_store.h"
 #include "test_env.h"
 #include "watch_cache.h"
@@ -119,4 +121,40 @@ TEST_CASE("watches from before the window are refused (410 Gone for clients)") {
   REQUIRE_FALSE(old);
   CHECK(old.error().kind == ErrorKind::FailedPrecondition);
   CHECK(c.watch("/registry/", last - 2));
+}
+
+TEST_CASE("closing the watches for a shutdown keeps what was written before it") {
+  Fixture f;
+  auto cache = WatchCache::start(*f.db);
+  REQUIRE(cache);
+  auto& c = **cache;
+  auto w = c.watch("/registry/core/pods/", 0);
+  REQUIRE(w);
+  // Written but maybe not yet in the cache: the close waits for it.
+  auto rev = f.put("/registry/core/pods/a/x", "x");
+  std::vector<WatchEvent> events;
+  std::thread handler([&] {
+    // As a watch's HTTP thread does: one more round after seeing the close.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (bool last = false; !last && std::chrono::steady_clock::now() < deadline;) {
+      last = (*w)->closed();
+      auto more = (*w)->next(100ms);
+      events.insert(events.end(), more.begin(), more.end());
+    }
+    c.unwatch(*w);
+  });
+  CHECK(c.close_watches(5s));
+  handler.join();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].revision == rev);
+}
+
+TEST_CASE("closing the watches gives up after its timeout on a watch nobody reads") {
+  Fixture f;
+  auto cache = WatchCache::start(*f.db);
+  REQUIRE(cache);
+  auto w = (*cache)->watch("/registry/", 0);
+  REQUIRE(w);
+  CHECK_FALSE((*cache)->close_watches(50ms));
+  CHECK((*w)->closed());
 }
