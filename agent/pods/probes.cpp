@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "deckhand/client/curl.h"
 #include "deckhand/common/fd.h"
 #include "deckhand/common/log.h"
+#include "deckhand/http/client.h"
 
 namespace deckhand::agent {
 namespace {
@@ -28,8 +28,6 @@ using std::chrono::milliseconds;
 
 // Probe messages end up in events and logs: keep them short.
 constexpr size_t kMaxOutputChars = 1024;
-// Like kubelet, read at most this much of a probe's response body.
-constexpr size_t kMaxBodyBytes = 10 * 1024;
 // Time left to the runtime to report an exec timeout itself before the gRPC
 // deadline ends the call (kubelet adds its whole runtime timeout; we keep
 // probe threads bounded instead).
@@ -56,8 +54,11 @@ class ActionCancel {
   void cancel() {
     std::lock_guard lock(mu_);
     cancelled_ = true;
+    signal_.raise();
     if (call_) call_->TryCancel();
   }
+  // Readable once cancelled: HTTP calls wait on it.
+  int fd() const { return signal_.fd(); }
   // Registers the gRPC call about to run; false when already cancelled.
   bool attach(grpc::ClientContext* call) {
     std::lock_guard lock(mu_);
@@ -73,6 +74,7 @@ class ActionCancel {
  private:
   std::mutex mu_;
   std::atomic<bool> cancelled_{false};
+  http::CancelSignal signal_;
   grpc::ClientContext* call_ = nullptr;
 };
 
@@ -175,26 +177,10 @@ ActionOutcome run_exec(cri::CriClient* cri, const Json& exec, const std::string&
                                      response.stdout(), response.stderr())));
 }
 
-// Reads the body only up to kMaxBodyBytes: the status line is what counts.
-size_t count_body(char*, size_t size, size_t count, void* userdata) {
-  auto* total = static_cast<size_t*>(userdata);
-  *total += size * count;
-  return *total > kMaxBodyBytes ? 0 : size * count;
-}
-
-int check_cancel(void* userdata, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* cancel = static_cast<ActionCancel*>(userdata);
-  return cancel && cancel->cancelled() ? 1 : 0;
-}
-
-// The request headers: the handler's own, then kubelet's defaults for those it
-// does not set. Curl sends "Name;" as a header with an empty value.
-client::HeaderList http_headers(const Json& http_get) {
-  client::HeaderList list;
+// The request headers: the handler's own, then kubelet's defaults for those it does not set.
+http::HeaderList http_headers(const Json& http_get) {
+  http::HeaderList list;
   bool has_user_agent = false, has_accept = false;
-  auto add = [&list](const std::string& line) {
-    list.reset(curl_slist_append(list.release(), line.c_str()));
-  };
   if (http_get.contains("httpHeaders") && http_get["httpHeaders"].is_array()) {
     for (const auto& h : http_get["httpHeaders"]) {
       auto name = json_string(h, "name"), value = json_string(h, "value");
@@ -202,11 +188,11 @@ client::HeaderList http_headers(const Json& http_get) {
       if (value.find_first_of("\r\n") != std::string::npos) continue;
       has_user_agent |= iequals(name, "User-Agent");
       has_accept |= iequals(name, "Accept");
-      add(value.empty() ? name + ";" : name + ": " + value);
+      list.emplace_back(name, value);
     }
   }
-  if (!has_user_agent) add(std::string("User-Agent: ") + kUserAgent);
-  if (!has_accept) add("Accept: */*");
+  if (!has_user_agent) list.emplace_back("User-Agent", kUserAgent);
+  if (!has_accept) list.emplace_back("Accept", "*/*");
   return list;
 }
 
@@ -229,38 +215,23 @@ ActionOutcome run_http_get(const Json& http_get, const ActionTarget& target, mil
                            ActionCancel* cancel) {
   auto url = http_url(http_get, target);
   if (!url) return failure("httpGet: " + url.error().message);
-  if (auto ok = client::init_curl(); !ok) return failure(ok.error().message);
-  client::EasyHandle curl(curl_easy_init());
-  if (!curl) return failure("curl_easy_init failed");
-  auto headers = http_headers(http_get);
-  size_t body_bytes = 0;
-  char error_text[CURL_ERROR_SIZE] = {};
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url->c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");  // probes go straight to the pod
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  // a 3xx answer counts as success
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);  // kubelet does not verify probe certificates
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, count_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body_bytes);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_cancel);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, cancel);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_text);
-
-  CURLcode rc = curl_easy_perform(c);
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  bool body_cut_short = rc == CURLE_WRITE_ERROR && status != 0;
-  if (rc == CURLE_ABORTED_BY_CALLBACK) return failure(fmt::format("Get \"{}\": cancelled", *url));
-  if (rc != CURLE_OK && !body_cut_short)
-    return failure(fmt::format("Get \"{}\": {}", *url, error_text[0] ? error_text : curl_easy_strerror(rc)));
+  auto split = http::split_url(*url);
+  if (!split) return failure(fmt::format("Get \"{}\": {}", *url, split.error().message));
+  http::ClientOptions options;
+  options.verify_server = false;  // kubelet does not verify probe certificates
+  options.connect_timeout = timeout;
+  options.request_timeout = timeout;
+  options.max_idle_connections = 0;  // a new connection per probe, as kubelet's
+  auto client = http::HttpClient::create(split->first, std::move(options));
+  if (!client) return failure(fmt::format("Get \"{}\": {}", *url, client.error().message));
+  http::ClientRequest request;
+  request.target = split->second;
+  request.headers = http_headers(http_get);
+  request.cancel_fd = cancel ? cancel->fd() : -1;
+  // The status line is what counts (a 3xx too: redirects are not followed); the body is not read.
+  auto response = (*client)->open(request, timeout);
+  if (!response) return failure(fmt::format("Get \"{}\": {}", *url, response.error().message));
+  int status = (*response)->status();
   if (status >= 200 && status < 400) return success();
   return failure(fmt::format("HTTP probe failed with statuscode: {}", status));
 }

@@ -1,13 +1,12 @@
 #include "node_proxy.h"
 
-#include <curl/curl.h>
-
 #include <memory>
-#include <mutex>
 
 #include "deckhand/api/status.h"
-#include "deckhand/client/curl.h"
+#include "deckhand/common/fs.h"
 #include "deckhand/common/log.h"
+#include "deckhand/http/client.h"
+#include "deckhand/http/request_target.h"
 
 namespace deckhand::apiserver {
 
@@ -15,17 +14,11 @@ namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;
 
-using client::EasyHandle;
+// How often a quiet stream (a follow with nothing new) checks that its client is still there.
+constexpr std::chrono::seconds kClientCheck{1};
 
 void send_status(http::Responder& out, const ApiError& e) {
   out.send({e.code, {{"Content-Type", "application/json"}}, e.status.dump() + "\n"});
-}
-
-std::string escaped(CURL* curl, const std::string& s) {
-  char* e = curl_easy_escape(curl, s.data(), static_cast<int>(s.size()));
-  std::string out = e ? e : "";
-  curl_free(e);
-  return out;
 }
 
 std::vector<std::string> container_names(const Json& spec, const char* list) {
@@ -105,53 +98,6 @@ ApiError node_error(long code, std::string body, const std::string& node_url) {
   return api_fail(status, reason, body).value();
 }
 
-// The state of one proxied request, shared with curl's callbacks.
-struct Transfer {
-  CURL* curl = nullptr;
-  http::Responder* out = nullptr;
-  http::ResponseStream* stream = nullptr;  // opened at the first byte of a 2xx answer
-  long code = 0;
-  std::string error_body;
-  bool client_gone = false;
-
-  long response_code() {
-    if (code == 0) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    return code;
-  }
-  bool success() { return response_code() >= 200 && response_code() < 300; }
-  void open_stream() {
-    if (!stream) stream = &out->stream(static_cast<int>(response_code()), {{"Content-Type", "text/plain"}});
-  }
-};
-
-size_t on_body(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t bytes = size * n;
-  if (!t->success()) {
-    t->error_body.append(data,
-                         std::min(bytes, kMaxErrorBody - std::min(kMaxErrorBody, t->error_body.size())));
-    return bytes;
-  }
-  t->open_stream();
-  if (!t->stream->write(std::string_view(data, bytes))) {
-    t->client_gone = true;
-    return 0;  // aborts the transfer
-  }
-  return bytes;
-}
-
-// Called about once a second even when the node sends nothing (a quiet
-// follow): a client that went away ends the transfer.
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  if (t->stream && t->stream->client_gone()) {
-    t->client_gone = true;
-    return 1;
-  }
-  return 0;
-}
-
-
 }  // namespace
 
 ApiResult<std::string> pod_log_url(const Json& pod, const std::optional<Json>& node,
@@ -167,67 +113,77 @@ ApiResult<std::string> pod_log_url(const Json& pod, const std::optional<Json>& n
   if (address.empty())
     return api_fail(503, "ServiceUnavailable", "node " + node_name + " has no address to reach its agent at");
   if (address.find(':') != std::string::npos) address = "[" + address + "]";
-  if (auto ok = client::init_curl(); !ok) return api_fail(500, "InternalError", ok.error().message);
-  EasyHandle curl(curl_easy_init());
-  if (!curl) return api_fail(500, "InternalError", "curl_easy_init failed");
   std::string url = "https://" + address + ":" + std::to_string(agent_port(*node)) + "/containerLogs/" +
-                    escaped(curl.get(), ns) + "/" + escaped(curl.get(), name) + "/" +
-                    escaped(curl.get(), container);
+                    http::percent_encode(ns) + "/" + http::percent_encode(name) + "/" +
+                    http::percent_encode(container);
   char separator = '?';
   for (const char* param :
        {"follow", "previous", "timestamps", "tailLines", "sinceSeconds", "sinceTime", "limitBytes"}) {
     auto value = req.query_param(param);
     if (!value || value->empty()) continue;
-    url += separator + std::string(param) + "=" + escaped(curl.get(), *value);
+    url += separator + std::string(param) + "=" + http::percent_encode(*value);
     separator = '&';
   }
   return url;
 }
 
-void proxy_node_stream(const NodeProxyConfig& config, const std::string& url, http::Responder& out) {
-  if (auto ok = client::init_curl(); !ok)
-    return send_status(out, api_fail(500, "InternalError", ok.error().message).value());
-  EasyHandle curl(curl_easy_init());
-  if (!curl) return send_status(out, api_fail(500, "InternalError", "curl_easy_init failed").value());
-  Transfer t;
-  t.curl = curl.get();
-  t.out = &out;
-  char error_text[CURL_ERROR_SIZE] = {};
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config.connect_timeout.count()));
+namespace {
+
+ApiError unreachable(const std::string& url, const std::string& why) {
+  return api_fail(503, "ServiceUnavailable", "cannot reach the node agent at " + url + ": " + why).value();
+}
+
+Result<std::unique_ptr<http::HttpClient>> agent_client(const NodeProxyConfig& config, const http::ServerAddress& node) {
+  http::ClientOptions options;
   // Without a CA for node agents there is nothing to check their
   // self-signed serving certificates against (kube-apiserver's default).
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  options.verify_server = false;
+  options.connect_timeout = config.connect_timeout;
+  options.max_idle_connections = 0;
   if (!config.client_cert_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_SSLCERT, config.client_cert_file.c_str());
-    curl_easy_setopt(c, CURLOPT_SSLKEY, config.client_key_file.c_str());
+    DH_TRY(cert, fs::read_file(config.client_cert_file));
+    DH_TRY(key, fs::read_file(config.client_key_file));
+    options.cert_pem = std::move(cert);
+    options.key_pem = std::move(key);
   }
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_text);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
-  CURLcode rc = curl_easy_perform(c);
-  if (t.client_gone) return;
-  if (t.stream) {
-    // The answer was cut off after it began: all that is left is to end it.
-    if (rc != CURLE_OK) log::get("apiserver")->warn("node stream {} ended early: {}", url, error_text);
-    return;
+  return http::HttpClient::create(node, std::move(options));
+}
+
+// The node's error answer, whole (it is short).
+std::string error_body(http::StreamedResponse& response) {
+  std::string body;
+  while (body.size() < kMaxErrorBody) {
+    auto more = response.read_some(body, std::chrono::seconds(5));
+    if (!more || !*more) break;
   }
-  if (rc != CURLE_OK) {
-    std::string why = error_text[0] ? error_text : curl_easy_strerror(rc);
-    return send_status(
-        out,
-        api_fail(503, "ServiceUnavailable", "cannot reach the node agent at " + url + ": " + why).value());
+  return body;
+}
+
+}  // namespace
+
+void proxy_node_stream(const NodeProxyConfig& config, const std::string& url, http::Responder& out) {
+  auto split = http::split_url(url);
+  if (!split) return send_status(out, api_fail(500, "InternalError", split.error().message).value());
+  auto client = agent_client(config, split->first);
+  if (!client) return send_status(out, unreachable(url, client.error().message));
+  http::ClientRequest request;
+  request.target = split->second;
+  auto response = (*client)->open(request, std::chrono::milliseconds(0));
+  if (!response) return send_status(out, unreachable(url, response.error().message));
+  http::StreamedResponse& in = **response;
+  if (in.status() < 200 || in.status() >= 300) return send_status(out, node_error(in.status(), error_body(in), url));
+  http::ResponseStream& stream = out.stream(in.status(), {{"Content-Type", "text/plain"}});
+  for (;;) {
+    std::string chunk;
+    auto more = in.read_some(chunk, kClientCheck);
+    if (!chunk.empty() && !stream.write(chunk)) return;  // the client went
+    if (!more) {
+      // The answer was cut off after it began: all that is left is to end it.
+      log::get("apiserver")->warn("node stream {} ended early: {}", url, more.error().message);
+      return;
+    }
+    if (!*more || (chunk.empty() && stream.client_gone())) return;
   }
-  if (!t.success()) return send_status(out, node_error(t.response_code(), t.error_body, url));
-  t.open_stream();  // a 2xx answer with an empty body
 }
 
 }  // namespace deckhand::apiserver

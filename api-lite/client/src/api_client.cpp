@@ -3,7 +3,7 @@
 #include <mutex>
 #include <vector>
 
-#include "curl_handles.h"
+#include "api_http.h"
 #include "watch_stream.h"
 
 namespace deckhand::client {
@@ -39,9 +39,6 @@ const Resource kControllerRevisions{"apps", "v1", "controllerrevisions", true, "
 
 namespace {
 
-using detail::EasyHandle;
-
-constexpr size_t kMaxIdleHandles = 16;
 constexpr const char* kJson = "application/json";
 
 const char* patch_content_type(PatchType type) {
@@ -63,18 +60,12 @@ std::string metadata_string(const Json& object, const char* key) {
   return meta[key].get<std::string>();
 }
 
-size_t append_body(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
-}
-
-// Requests go through a pool of easy handles, each used by one thread at a
-// time: a thread takes one (with its open keep-alive connection) for a call
-// and gives it back, so concurrent callers never share a handle and a busy
-// thread keeps reusing warm connections.
-class CurlApiClient final : public ApiClient {
+// Calls go through one HttpClient, whose idle keep-alive connections any
+// thread may take for a call; concurrent calls each get their own.
+class HttpApiClient final : public ApiClient {
  public:
-  explicit CurlApiClient(ClientConfig config) : config_(std::move(config)) {}
+  HttpApiClient(ClientConfig config, std::unique_ptr<http::HttpClient> http, std::string path_prefix)
+      : config_(std::move(config)), http_(std::move(http)), path_prefix_(std::move(path_prefix)) {}
 
   Result<Json> get(const Resource& r, const std::string& ns, const std::string& name) override {
     return call_json("GET", r.path(ns_or_default(r, ns), name), nullptr, nullptr);
@@ -138,7 +129,7 @@ class CurlApiClient final : public ApiClient {
     auto overall = opts.timeout.count() > 0
                        ? std::chrono::milliseconds(opts.timeout) + std::chrono::seconds(30)
                        : std::chrono::milliseconds(0);
-    auto stream = detail::open_watch(config_, config_.server + target, overall);
+    auto stream = detail::open_watch(*http_, config_, path_prefix_ + target, overall);
     if (!stream) stream.error().context("watch {}", target);
     return stream;
   }
@@ -183,77 +174,40 @@ class CurlApiClient final : public ApiClient {
 
   Result<std::string> perform(const char* method, const std::string& target, const Json* body,
                               const char* content_type, const char* accept) {
-    DH_TRY(handle, acquire());
-    DH_TRY(headers, detail::request_headers(config_, accept, content_type));
-    std::string payload = body != nullptr ? body->dump(-1, ' ', false, Json::error_handler_t::replace) : "";
-    std::string url = config_.server + target;
-    std::string response;
-    char error_buffer[CURL_ERROR_SIZE] = "";
-    CURL* c = handle.get();
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-    if (body != nullptr) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
-    } else {
-      curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    }
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, std::string_view(method) == "GET" ? nullptr : method);
-    CURLcode rc = curl_easy_perform(c);
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    // The handle outlives this frame: forget the pointers into it.
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
-    release(std::move(handle));
-    if (rc != CURLE_OK) return tl::unexpected(detail::transport_error(rc, error_buffer));
-    if (code < 200 || code >= 300) return tl::unexpected(detail::http_error(code, response));
-    return response;
-  }
-
-  Result<EasyHandle> acquire() {
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!idle_.empty()) {
-        EasyHandle handle = std::move(idle_.back());
-        idle_.pop_back();
-        return handle;
-      }
-    }
-    return detail::new_easy_handle(config_);
-  }
-
-  void release(EasyHandle handle) {
-    std::lock_guard lock(pool_mu_);
-    if (idle_.size() < kMaxIdleHandles) idle_.push_back(std::move(handle));
+    auto request = detail::api_request(config_, method, path_prefix_ + target, accept, content_type);
+    if (body != nullptr) request.body = body->dump(-1, ' ', false, Json::error_handler_t::replace);
+    auto response = http_->send(request);
+    if (!response) return tl::unexpected(detail::transport_error(std::move(response.error().message)));
+    if (response->status < 200 || response->status >= 300)
+      return tl::unexpected(detail::http_error(response->status, response->body));
+    return std::move(response->body);
   }
 
   const ClientConfig config_;
-  std::mutex pool_mu_;
-  std::vector<EasyHandle> idle_;
+  std::unique_ptr<http::HttpClient> http_;
+  const std::string path_prefix_;  // a server URL's path ("https://host/k8s"), without the last "/"
 };
 
 }  // namespace
 
 Result<std::shared_ptr<ApiClient>> ApiClient::create(ClientConfig config) {
-  DH_CHECK(detail::init_curl());
-  if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0) {
-    return fail(ErrorKind::InvalidArgument, "API server URL \"{}\" is not http:// or https://",
-                config.server);
-  }
-  while (config.server.size() > 1 && config.server.back() == '/') config.server.pop_back();
-  if (config.cert_pem.empty() != config.key_pem.empty()) {
-    return fail(ErrorKind::InvalidArgument, "a client certificate needs its key and a key its certificate");
-  }
-  // Checks now that this libcurl takes the PEMs from memory, not at the first call.
-  DH_TRY(probe, detail::new_easy_handle(config));
-  auto client = std::make_shared<CurlApiClient>(std::move(config));
-  return std::shared_ptr<ApiClient>(std::move(client));
+  auto split = http::split_url(config.server);
+  if (!split) return fail(ErrorKind::InvalidArgument, "API server {}", split.error().message);
+  auto& [server, prefix] = *split;
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (prefix.find('?') != std::string::npos)
+    return fail(ErrorKind::InvalidArgument, "API server URL \"{}\" has a query", config.server);
+  http::ClientOptions options;
+  options.ca_pem = config.ca_pem;
+  options.cert_pem = config.cert_pem;
+  options.key_pem = config.key_pem;
+  options.verify_server = !config.insecure_skip_tls_verify;
+  options.connect_timeout = config.connect_timeout;
+  options.request_timeout = config.request_timeout;
+  // The credentials are checked now, not at the first call.
+  auto http = http::HttpClient::create(server, std::move(options));
+  if (!http) return tl::unexpected(http.error().context("API server {}", config.server));
+  return std::shared_ptr<ApiClient>(std::make_shared<HttpApiClient>(std::move(config), std::move(*http), prefix));
 }
 
 }  // namespace deckhand::client

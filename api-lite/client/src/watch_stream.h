@@ -1,6 +1,6 @@
-// A watch over HTTP: its own curl handle driven by a reader thread (through
-// the multi interface, so that closing the stream wakes it at once), which
-// splits the chunked body into lines for next().
+// A watch over HTTP: the streamed response of a GET with watch=1, read on the
+// caller's thread by next(), which splits the body into events, one per line.
+// The server's writes wait in TCP while the caller is busy elsewhere.
 #pragma once
 
 #include <memory>
@@ -8,13 +8,14 @@
 
 #include "deckhand/client/api_client.h"
 #include "deckhand/client/kubeconfig.h"
+#include "deckhand/http/client.h"
 
 namespace deckhand::client::detail {
 
-// Starts the GET of url and waits (up to config.request_timeout) for the
+// Sends the GET of target and waits (up to config.request_timeout) for the
 // response headers: a non-2xx answer is returned as its error here, not as
 // a stream. overall_timeout bounds the whole watch (0 = none).
-Result<std::unique_ptr<WatchStream>> open_watch(const ClientConfig& config, const std::string& url,
-                                                std::chrono::milliseconds overall_timeout);
+Result<std::unique_ptr<WatchStream>> open_watch(http::HttpClient& http, const ClientConfig& config,
+                                                const std::string& target, std::chrono::milliseconds overall_timeout);
 
 }  // namespace deckhand::client::detail

@@ -1,6 +1,7 @@
 #include "deckhand/http/connection_io.h"
 
 #include <openssl/err.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -14,7 +15,7 @@ namespace deckhand::http {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = ConnectionIo::Clock;
 namespace asio_error = boost::asio::error;
 
 boost::system::error_code errno_code(int e) { return {e, boost::system::system_category()}; }
@@ -45,7 +46,8 @@ ConnectionIo::ConnectionIo(UniqueFd socket, int stop_fd, std::chrono::millisecon
     : socket_(std::move(socket)), stop_fd_(stop_fd), io_timeout_(io_timeout) {}
 
 void ConnectionIo::wait(short events, boost::system::error_code& ec) {
-  const auto deadline = Clock::now() + io_timeout_;
+  auto now = Clock::now();
+  const auto deadline = deadline_ - now > io_timeout_ ? now + io_timeout_ : deadline_;
   for (;;) {
     auto left = deadline - Clock::now();
     if (left <= Clock::duration::zero()) {
@@ -148,12 +150,40 @@ size_t ConnectionIo::tls_io(bool reading, void* data, size_t n, boost::system::e
   }
 }
 
-Status ConnectionIo::tls_handshake(SSL_CTX* ctx) {
+Status ConnectionIo::tls_handshake(SSL_CTX* ctx) { return handshake(ctx, true, "", false); }
+
+Status ConnectionIo::tls_connect(SSL_CTX* ctx, const std::string& host, bool verify_name) {
+  return handshake(ctx, false, host, verify_name);
+}
+
+namespace {
+
+bool is_ip_address(const std::string& host) {
+  in6_addr any;
+  return ::inet_pton(AF_INET, host.c_str(), &any) == 1 || ::inet_pton(AF_INET6, host.c_str(), &any) == 1;
+}
+
+// SNI (names only, as RFC 6066 says) and the name the certificate must carry.
+Status name_the_server(SSL* ssl, const std::string& host, bool verify_name) {
+  bool ip = is_ip_address(host);
+  if (!ip && !host.empty() && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1)
+    return ossl::fail_openssl("set TLS server name " + host);
+  if (!verify_name || host.empty()) return {};
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) : X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+  if (ok != 1) return ossl::fail_openssl("expect the server certificate to name " + host);
+  return {};
+}
+
+}  // namespace
+
+Status ConnectionIo::handshake(SSL_CTX* ctx, bool server, const std::string& host, bool verify_name) {
   ssl_.reset(SSL_new(ctx));
   if (!ssl_ || SSL_set_fd(ssl_.get(), socket_.get()) != 1) return ossl::fail_openssl("new TLS connection");
+  if (!server) DH_CHECK(name_the_server(ssl_.get(), host, verify_name));
   for (;;) {
     ERR_clear_error();
-    int r = SSL_accept(ssl_.get());
+    int r = server ? SSL_accept(ssl_.get()) : SSL_connect(ssl_.get());
     if (r == 1) return {};
     boost::system::error_code ec;
     int err = SSL_get_error(ssl_.get(), r);
@@ -166,12 +196,14 @@ Status ConnectionIo::tls_handshake(SSL_CTX* ctx) {
       long verify = SSL_get_verify_result(ssl_.get());
       std::string detail = ossl::error_text();
       if (verify != X509_V_OK)
-        detail += fmt::format(" (client certificate: {})", X509_verify_cert_error_string(verify));
+        detail += fmt::format(" ({} certificate: {})", server ? "client" : "server",
+                              X509_verify_cert_error_string(verify));
       return fail(ErrorKind::Unavailable, "TLS handshake: {}", detail);
     }
     if (ec) {
       tls_failed_ = true;
-      return fail(ErrorKind::Unavailable, "TLS handshake: {}", ec.message());
+      return fail(ErrorKind::Unavailable, "TLS handshake: {}",
+                  ec == boost::beast::error::timeout ? "timed out" : ec.message());
     }
   }
 }

@@ -1,9 +1,10 @@
-// One accepted connection's byte stream, plain or TLS, for Beast's
-// synchronous read/write (SyncReadStream and SyncWriteStream). Internal to
-// deckhand-http.
+// One connection's byte stream, plain or TLS, accepted by the server or
+// opened by the client, for Beast's synchronous read/write (SyncReadStream
+// and SyncWriteStream). Internal to deckhand-http.
 //
 // The socket is non-blocking and every wait is a poll() that also watches
-// the server's stop eventfd and ends after io_timeout without progress. That
+// a stop eventfd (the server's, or a client call's cancel) and ends after
+// io_timeout without progress, or at the deadline. That
 // is why we drive OpenSSL directly rather than through asio::ssl::stream: its
 // synchronous operations wait without a timeout and cannot be interrupted
 // from another thread, so neither idle timeouts nor stop() could end them.
@@ -27,18 +28,28 @@ namespace deckhand::http {
 
 class ConnectionIo {
  public:
-  // stop_fd becomes readable when the server stops; it is borrowed.
+  using Clock = std::chrono::steady_clock;
+
+  // stop_fd becomes readable when the server stops (or the call is
+  // cancelled); it is borrowed, and -1 means none.
   ConnectionIo(UniqueFd socket, int stop_fd, std::chrono::milliseconds io_timeout);
   ConnectionIo(const ConnectionIo&) = delete;
   ConnectionIo& operator=(const ConnectionIo&) = delete;
 
   // The server side of a TLS handshake; afterwards all I/O is encrypted.
   Status tls_handshake(SSL_CTX* ctx);
+  // The client side: SNI and the certificate's name checked against host
+  // (a DNS name or an IP address) unless verify_name is false.
+  Status tls_connect(SSL_CTX* ctx, const std::string& host, bool verify_name);
   // The verified client certificate's identity (CN = user, O = groups), or
   // an anonymous identity.
   PeerIdentity peer_identity() const;
 
   void set_io_timeout(std::chrono::milliseconds t) { io_timeout_ = t; }
+  // Every wait also ends here (Clock::time_point::max(): never).
+  void set_deadline(Clock::time_point t) { deadline_ = t; }
+  void set_stop_fd(int fd) { stop_fd_ = fd; }
+  int socket_fd() const { return socket_.get(); }
 
   // At most n bytes; 0 with ec set on EOF (asio::error::eof), timeout
   // (beast::error::timeout), stop (asio::error::operation_aborted) or failure.
@@ -109,10 +120,12 @@ class ConnectionIo {
   // Waits until the socket has events (POLLIN/POLLOUT); ec says why not.
   void wait(short events, boost::system::error_code& ec);
   size_t tls_io(bool reading, void* data, size_t n, boost::system::error_code& ec);
+  Status handshake(SSL_CTX* ctx, bool server, const std::string& host, bool verify_name);
 
   UniqueFd socket_;
   int stop_fd_;
   std::chrono::milliseconds io_timeout_;
+  Clock::time_point deadline_ = Clock::time_point::max();
   ossl::Ssl ssl_;
   bool tls_failed_ = false;  // after a fatal TLS error, no close_notify may be sent
   std::string gather_;
