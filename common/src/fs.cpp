@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +98,22 @@ Status make_dirs(const std::string& path, mode_t mode) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return sys_fail("stat {}", path);
   if (!S_ISDIR(st.st_mode)) return fail(ErrorKind::AlreadyExists, "{} exists and is not a directory", path);
+  return {};
+}
+
+Status spread_subdirectories(const std::string& path) {
+  DH_TRY(fd, open_fd(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int flags = 0;
+  if (::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0) {
+    if (errno == ENOTTY || errno == EOPNOTSUPP || errno == EINVAL) return {};  // no inode flags here
+    return sys_fail("read the inode flags of {}", path);
+  }
+  if (flags & FS_TOPDIR_FL) return {};
+  flags |= FS_TOPDIR_FL;
+  if (::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags) != 0) {
+    if (errno == ENOTTY || errno == EOPNOTSUPP || errno == EINVAL) return {};
+    return sys_fail("mark {} as a top of directory trees", path);
+  }
   return {};
 }
 

@@ -70,6 +70,10 @@ Result<std::unique_ptr<CriRuntime>> CriRuntime::create(const CriConfig& config) 
 Status CriRuntime::recover() {
   DH_CHECK(sandboxes_.load());
   DH_CHECK(containers_.load());
+  // Each container's directory (its overlay's upper and work dirs) and each
+  // sandbox's in a block group of its own: see fs::spread_subdirectories.
+  DH_CHECK(fs::spread_subdirectories(containers_.dir()));
+  DH_CHECK(fs::spread_subdirectories(sandboxes_.dir()));
   for (auto& e : containers_.all()) {
     auto r = e->snapshot();
     if (r.state == ContainerState::Creating) {

@@ -1,4 +1,9 @@
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
@@ -65,4 +70,26 @@ TEST_CASE("disk_usage counts inodes, and a hard-linked file once") {
   CHECK(u->inodes == 2);  // d and f (g is f again)
   CHECK(u->bytes >= 10000);
   CHECK(!fs::disk_usage(dir.sub("missing")));
+}
+
+TEST_CASE("spread_subdirectories sets FS_TOPDIR_FL where the filesystem has inode flags") {
+  test::TempDir dir;
+  auto sub = dir.sub("containers");
+  REQUIRE(fs::make_dirs(sub));
+  REQUIRE(fs::spread_subdirectories(sub));
+  REQUIRE(fs::spread_subdirectories(sub));  // again: nothing to change
+  auto fd = fs::open_fd(sub, O_RDONLY | O_DIRECTORY);
+  REQUIRE(fd);
+  struct statfs fsinfo {};
+  REQUIRE(::fstatfs(fd->get(), &fsinfo) == 0);
+  if (fsinfo.f_type != EXT4_SUPER_MAGIC) {
+    MESSAGE(sub << " is not on ext2/3/4: only that the call is harmless is checked");
+  } else {
+    int flags = 0;
+    REQUIRE(::ioctl(fd->get(), FS_IOC_GETFLAGS, &flags) == 0);
+    CHECK((flags & FS_TOPDIR_FL) != 0);
+  }
+  auto missing = fs::spread_subdirectories(dir.sub("nope"));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message.find(dir.sub("nope")) != std::string::npos);
 }
