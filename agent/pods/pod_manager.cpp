@@ -412,6 +412,13 @@ Result<std::unique_ptr<PodManager>> PodManager::start(const AgentConfig& config,
   s.runtime_name = version.runtime_name();
   s.root_dir = config.root_dir;
   DH_CHECK(fs::make_dirs(config.root_dir + "/pods", 0750));
+  // A directory per pod under each, made and removed with the pod: spread
+  // over the disk's block groups (see fs::spread_subdirectories).
+  DH_CHECK(fs::spread_subdirectories(config.root_dir + "/pods"));
+  if (!config.pod_log_dir.empty()) {
+    DH_CHECK(fs::make_dirs(config.pod_log_dir, 0755));
+    DH_CHECK(fs::spread_subdirectories(config.pod_log_dir));
+  }
   DH_TRY(host, read_host_facts(config.root_dir));
   if (s.pod.host_ip.empty()) s.pod.host_ip = host.internal_ip;  // no NodeReporter without an apiserver
   s.pod.node_cpu_millis = host.cpus * 1000;
