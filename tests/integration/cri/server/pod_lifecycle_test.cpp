@@ -2,7 +2,12 @@
 // by deckhand-oci under deckhand-monitor (the first test on the stock parts
 // instead, Debian's reference CNI plugins and runc, so that deckhand-cri keeps
 // working with them), logs, exec, stats, and everything gone after removal.
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/statfs.h>
 
 #include <regex>
 
@@ -275,4 +280,23 @@ TEST_CASE("bad requests get clear errors and leave nothing behind") {
   CHECK_MESSAGE(good, "the name of a failed create is free again");
   REQUIRE(w.client().remove_pod_sandbox(*pod_id));
   require_nothing_left(w, pod.linux().cgroup_parent());
+}
+
+TEST_CASE("the containers and sandboxes directories spread their subdirectories over the disk") {
+  CriWorld w;
+  w.start();
+  for (const char* dir : {"/containers", "/sandboxes"}) {
+    std::string path = w.state_dir() + dir;
+    auto fd = fs::open_fd(path, O_RDONLY | O_DIRECTORY);
+    REQUIRE_MESSAGE(fd, path);
+    struct statfs fsinfo {};
+    REQUIRE(::fstatfs(fd->get(), &fsinfo) == 0);
+    if (fsinfo.f_type != EXT4_SUPER_MAGIC) {
+      MESSAGE(path << " is not on ext2/3/4, which alone has the flag");
+      continue;
+    }
+    int flags = 0;
+    REQUIRE(::ioctl(fd->get(), FS_IOC_GETFLAGS, &flags) == 0);
+    CHECK_MESSAGE((flags & FS_TOPDIR_FL) != 0, path);
+  }
 }
