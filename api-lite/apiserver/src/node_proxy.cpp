@@ -149,16 +149,6 @@ Result<std::unique_ptr<http::HttpClient>> agent_client(const NodeProxyConfig& co
   return http::HttpClient::create(node, std::move(options));
 }
 
-// The node's error answer, whole (it is short).
-std::string error_body(http::StreamedResponse& response) {
-  std::string body;
-  while (body.size() < kMaxErrorBody) {
-    auto more = response.read_some(body, std::chrono::seconds(5));
-    if (!more || !*more) break;
-  }
-  return body;
-}
-
 }  // namespace
 
 void proxy_node_stream(const NodeProxyConfig& config, const std::string& url, http::Responder& out) {
@@ -171,7 +161,7 @@ void proxy_node_stream(const NodeProxyConfig& config, const std::string& url, ht
   auto response = (*client)->open(request, std::chrono::milliseconds(0));
   if (!response) return send_status(out, unreachable(url, response.error().message));
   http::StreamedResponse& in = **response;
-  if (in.status() < 200 || in.status() >= 300) return send_status(out, node_error(in.status(), error_body(in), url));
+  if (in.status() < 200 || in.status() >= 300) return send_status(out, node_error(in.status(), http::read_short_body(in, kMaxErrorBody, std::chrono::seconds(5)), url));
   http::ResponseStream& stream = out.stream(in.status(), {{"Content-Type", "text/plain"}});
   for (;;) {
     std::string chunk;

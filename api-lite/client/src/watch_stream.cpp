@@ -79,19 +79,6 @@ class HttpWatchStream final : public WatchStream {
   std::string end_message_;
 };
 
-// The (short) Status body of a refused watch, as its error.
-Error refusal(http::StreamedResponse& response, std::chrono::milliseconds timeout) {
-  std::string body;
-  const auto deadline = Clock::now() + timeout;
-  while (body.size() < kMaxErrorBody) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) break;
-    auto more = response.read_some(body, left);
-    if (!more || !*more) break;
-  }
-  return http_error(response.status(), body);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<WatchStream>> open_watch(http::HttpClient& http, const ClientConfig& config,
@@ -99,7 +86,8 @@ Result<std::unique_ptr<WatchStream>> open_watch(http::HttpClient& http, const Cl
   auto response = http.open(api_request(config, "GET", target, "application/json", nullptr), overall_timeout);
   if (!response) return tl::unexpected(transport_error(std::move(response.error().message)));
   int status = (*response)->status();
-  if (status < 200 || status >= 300) return tl::unexpected(refusal(**response, config.request_timeout));
+  if (status < 200 || status >= 300)  // the Status the server refused it with
+    return tl::unexpected(http_error(status, http::read_short_body(**response, kMaxErrorBody, config.request_timeout)));
   return std::unique_ptr<WatchStream>(std::make_unique<HttpWatchStream>(std::move(*response)));
 }
 

@@ -412,6 +412,19 @@ Result<ServerAddress> parse_server_url(std::string_view url) {
   return split.first;
 }
 
+std::string read_short_body(StreamedResponse& response, size_t max_bytes, std::chrono::milliseconds timeout) {
+  std::string body;
+  const auto deadline = Clock::now() + timeout;
+  while (body.size() < max_bytes) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    auto more = response.read_some(body, left);
+    if (!more || !*more) break;
+  }
+  if (body.size() > max_bytes) body.resize(max_bytes);
+  return body;
+}
+
 std::optional<std::string> ClientResponse::header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers)
     if (name == lower_name) return value;

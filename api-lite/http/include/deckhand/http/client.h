@@ -81,6 +81,10 @@ class StreamedResponse {
   virtual Result<bool> read_some(std::string& out, std::chrono::milliseconds wait) = 0;
 };
 
+// What is left of a short body (an error answer's), up to max_bytes, read
+// within timeout; whatever arrived when the body, the bytes or the time ran out.
+std::string read_short_body(StreamedResponse& response, size_t max_bytes, std::chrono::milliseconds timeout);
+
 class HttpClient {
  public:
   static Result<std::unique_ptr<HttpClient>> create(ServerAddress server, ClientOptions options);
