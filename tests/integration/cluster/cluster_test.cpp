@@ -23,6 +23,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 const char* kImage = "deckhand.test/busybox:1.36";  // tagged: imagePullPolicy defaults to IfNotPresent
+const char* kNewImage = "deckhand.test/busybox:1.36.1";  // the same image under another tag
 
 // `kubectl create deployment` as the issue writes it, with a grace period of
 // 1 s in the template: busybox httpd as PID 1 ignores SIGTERM, and the
@@ -70,6 +71,12 @@ std::set<std::string> names_of(const std::vector<Json>& pods) {
   std::set<std::string> names;
   for (const auto& p : pods) names.insert(pod_name(p));
   return names;
+}
+
+// The image of the pod's first container.
+std::string container_image(const Json& pod) {
+  const Json& containers = pod.value("spec", Json::object()).value("containers", Json::array());
+  return containers.empty() ? "" : containers[0].value("image", "");
 }
 
 std::string template_hash(const Json& obj) {
@@ -216,20 +223,26 @@ TEST_CASE("a single-node cluster driven by kubectl") {
     return std::any_of(now.begin(), now.end(), [&](const std::string& n) { return !before.count(n); });
   });
 
-  // 3. A new template (a variable) rolls out to a new ReplicaSet within
-  // maxUnavailable = 25% of 5 = 1 and maxSurge = 2; undo rolls back to the first.
-  c.kubectl_ok({"set", "env", "deployment/web", "ROLLOUT=2"});
+  // 3. A new image rolls out to a new ReplicaSet within maxUnavailable =
+  // 25% of 5 = 1 and maxSurge = 2; undo rolls back to the first.
+  c.kubectl_ok({"set", "image", "deployment/web", std::string("busybox=") + kNewImage});
   watch_rollout(c, 5, 2, 1, "the rolling update");
   auto rolled = wait_running(c, "app=web", 5, "5 pods of the new template");
   std::string second_hash = template_hash(rolled[0]);
   CHECK(second_hash != first_hash);
-  for (const auto& p : rolled) CHECK(template_hash(p) == second_hash);
+  for (const auto& p : rolled) {
+    CHECK(template_hash(p) == second_hash);
+    CHECK(container_image(p) == kNewImage);
+  }
   CHECK(replica_set_size(c, first_hash) == 0);
 
   c.kubectl_ok({"rollout", "undo", "deployment/web"});
   watch_rollout(c, 5, 2, 1, "the rollback");
   auto back = wait_running(c, "app=web", 5, "5 pods of the first template");
-  for (const auto& p : back) CHECK(template_hash(p) == first_hash);
+  for (const auto& p : back) {
+    CHECK(template_hash(p) == first_hash);
+    CHECK(container_image(p) == kImage);
+  }
   CHECK(replica_set_size(c, first_hash) == 5);
   CHECK(replica_set_size(c, second_hash) == 0);
 

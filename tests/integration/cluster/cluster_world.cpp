@@ -58,8 +58,11 @@ std::string ControlPlaneProcess::output() const {
 ClusterWorld::ClusterWorld() {
   cri_ = std::make_unique<CriWorld>();
   cri_->start();
-  auto imported = cri_->client().import_image(build_path("tests/fixtures/busybox-1.36-oci.tar"));
-  REQUIRE_MESSAGE(imported, (imported ? "" : imported.error().message));
+  // Two tags of one image: the second is what `kubectl set image` rolls out.
+  for (const char* fixture : {"tests/fixtures/busybox-1.36-oci.tar", "tests/fixtures/busybox-1.36.1-oci.tar"}) {
+    auto imported = cri_->client().import_image(build_path(fixture));
+    REQUIRE_MESSAGE(imported, (imported ? "" : imported.error().message));
+  }
   api_ = std::make_unique<ApiWorld>();
   auto client_config = client::load_kubeconfig(api_->kubeconfig());
   REQUIRE_MESSAGE(client_config, (client_config ? "" : client_config.error().message));
