@@ -4,7 +4,7 @@
 
 #include <cctype>
 
-#include "deckhand/common/toml_config.h"
+#include "deckhand/common/daemon_settings.h"
 
 namespace deckhand::agent {
 
@@ -60,102 +60,19 @@ cri_endpoint, ...); cluster_dns and register_with_taint are arrays;
 
 namespace {
 
-Result<int64_t> parse_number(const std::string& what, const std::string& v, int64_t min) {
-  char* end = nullptr;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || !end || *end || n < min)
-    return fail(ErrorKind::InvalidArgument, "{}: want a number >= {}, got '{}'", what, min, v);
-  return n;
-}
-
-// Applies one setting, named as the flag without "--"; both the flags and
-// the config file go through here.
-Status apply(AgentConfig& c, const std::string& key, const std::string& v) {
-  auto ms = [&](std::chrono::milliseconds& dst) -> Status {
-    DH_TRY(n, parse_number(key, v, 1));
-    dst = std::chrono::milliseconds(n);
-    return {};
-  };
-  if (key == "node-name") c.node_name = v;
-  else if (key == "kubeconfig") c.kubeconfig = v;
-  else if (key == "cri-endpoint") c.cri_endpoint = v;
-  else if (key == "root-dir") c.root_dir = v;
-  else if (key == "pod-log-dir") c.pod_log_dir = v;
-  else if (key == "cgroup-root") c.cgroup_root = v;
-  else if (key == "resolv-conf") c.resolv_conf = v;
-  else if (key == "cluster-dns") c.cluster_dns.push_back(v);
-  else if (key == "cluster-domain") c.cluster_domain = v;
-  else if (key == "register-with-taint") c.node_taints.push_back(v);
-  else if (key == "log-level") c.log_level = v;
-  else if (key == "address") c.server_address = v;
-  else if (key == "tls-cert-file") c.tls_cert_file = v;
-  else if (key == "tls-private-key-file") c.tls_key_file = v;
-  else if (key == "client-ca-file") c.client_ca_file = v;
-  else if (key == "pod-manifest-path") c.pod_manifest_path = v;
-  else if (key == "node-label") {
-    auto eq = v.find('=');
-    if (eq == std::string::npos || eq == 0) return fail(ErrorKind::InvalidArgument, "node-label: want KEY=VALUE, got '{}'", v);
-    c.node_labels[v.substr(0, eq)] = v.substr(eq + 1);
-  } else if (key == "max-pods") {
-    DH_TRY(n, parse_number(key, v, 1));
-    c.max_pods = n;
-  } else if (key == "pod-workers") {
-    DH_TRY(n, parse_number(key, v, 1));
-    c.pod_workers = n;
-  } else if (key == "maximum-dead-containers-per-container") {
-    DH_TRY(n, parse_number(key, v, 0));
-    c.max_dead_per_container = n;
-  } else if (key == "image-gc-high-threshold" || key == "image-gc-low-threshold") {
-    DH_TRY(n, parse_number(key, v, 0));
-    if (n > 100) return fail(ErrorKind::InvalidArgument, "{}: {} is not a percentage", key, n);
-    (key == "image-gc-high-threshold" ? c.image_gc_high_percent : c.image_gc_low_percent) = n;
-  } else if (key == "port") {
-    DH_TRY(n, parse_number(key, v, -1));
-    if (n > 65535) return fail(ErrorKind::InvalidArgument, "port: {} is not a port", n);
-    c.server_port = n;
-  } else if (key == "lease-interval-ms") return ms(c.lease_interval);
-  else if (key == "status-interval-ms") return ms(c.status_interval);
-  else if (key == "relist-interval-ms") return ms(c.relist_interval);
-  else if (key == "file-check-frequency-ms") return ms(c.file_check_interval);
-  else if (key == "gc-interval-ms") return ms(c.gc_interval);
-  else if (key == "minimum-image-ttl-ms") {
-    DH_TRY(n, parse_number(key, v, 0));
-    c.minimum_image_ttl = std::chrono::milliseconds(n);
-  }
-  else if (key == "backoff-base-ms") return ms(c.backoff_base);
-  else if (key == "backoff-max-ms") return ms(c.backoff_max);
-  else if (key == "backoff-reset-ms") return ms(c.backoff_reset);
-  else return fail(ErrorKind::InvalidArgument, "unknown setting: {}", key);
+Status add_node_label(AgentConfig& c, const std::string& v) {
+  auto eq = v.find('=');
+  if (eq == std::string::npos || eq == 0) return fail(ErrorKind::InvalidArgument, "want KEY=VALUE, got '{}'", v);
+  c.node_labels[v.substr(0, eq)] = v.substr(eq + 1);
   return {};
 }
 
-Status apply_toml(const std::string& text, const std::string& origin, AgentConfig& c) {
-  DH_TRY(t, parse_toml(text, origin));
-  for (auto&& [k, node] : t) {
-    std::string key(k.str());
-    for (char& ch : key)
-      if (ch == '_') ch = '-';
-    if (key == "node-labels") {
-      auto table = node.as_table();
-      if (!table) return fail(ErrorKind::InvalidArgument, "{}: node_labels must be a table", origin);
-      for (auto&& [lk, lv] : *table) {
-        auto s = lv.value<std::string>();
-        if (!s) return fail(ErrorKind::InvalidArgument, "{}: node_labels values must be strings", origin);
-        c.node_labels[std::string(lk.str())] = *s;
-      }
-    } else if (auto arr = node.as_array()) {
-      for (auto& item : *arr) {
-        auto s = item.value<std::string>();
-        if (!s) return fail(ErrorKind::InvalidArgument, "{}: {} must hold strings", origin, k.str());
-        DH_CHECK(with_context(apply(c, key, *s), "{}", origin));
-      }
-    } else if (auto s = node.value<std::string>()) {
-      DH_CHECK(with_context(apply(c, key, *s), "{}", origin));
-    } else if (auto n = node.value<int64_t>()) {
-      DH_CHECK(with_context(apply(c, key, std::to_string(*n)), "{}", origin));
-    } else {
-      return fail(ErrorKind::InvalidArgument, "{}: key '{}' has an unsupported type", origin, k.str());
-    }
+// [node_labels] in the file: key = "value".
+Status read_node_labels(AgentConfig& c, const toml::table& t, const std::string& origin) {
+  for (auto&& [key, value] : t) {
+    auto v = value.value_exact<std::string>();
+    if (!v) return fail(ErrorKind::InvalidArgument, "{}: node_labels values must be strings", origin);
+    c.node_labels[std::string(key.str())] = *v;
   }
   return {};
 }
@@ -164,21 +81,41 @@ Status apply_toml(const std::string& text, const std::string& origin, AgentConfi
 
 Result<AgentConfig> load_config(int argc, char** argv) {
   AgentConfig c;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  DH_TRY(text, read_config_file(args, c.config_file));
-  if (text) DH_CHECK(apply_toml(*text, c.config_file, c));
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      c.show_help = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0 || i + 1 >= args.size())
-      return fail(ErrorKind::InvalidArgument, "unknown flag or missing value: {}", a);
-    const std::string& v = args[++i];
-    if (a == "--config") continue;
-    DH_CHECK(apply(c, a.substr(2), v));
-  }
+  DaemonSettings settings;
+  settings.text("node-name", c.node_name)
+      .text("kubeconfig", c.kubeconfig)
+      .text("cri-endpoint", c.cri_endpoint)
+      .text("root-dir", c.root_dir)
+      .text("pod-log-dir", c.pod_log_dir)
+      .text("cgroup-root", c.cgroup_root)
+      .text("resolv-conf", c.resolv_conf)
+      .texts("cluster-dns", c.cluster_dns)
+      .text("cluster-domain", c.cluster_domain)
+      .parsed("node-label", [&c](const std::string& v) { return add_node_label(c, v); })
+      .table("node-labels", [&c](const toml::table& t, const std::string& origin) { return read_node_labels(c, t, origin); })
+      .texts("register-with-taint", c.node_taints)
+      .integer("max-pods", 1, 100000, c.max_pods)
+      .integer("pod-workers", 1, 1024, c.pod_workers)
+      .text("pod-manifest-path", c.pod_manifest_path)
+      .milliseconds("file-check-frequency-ms", 1, c.file_check_interval)
+      .milliseconds("lease-interval-ms", 1, c.lease_interval)
+      .milliseconds("status-interval-ms", 1, c.status_interval)
+      .milliseconds("relist-interval-ms", 1, c.relist_interval)
+      .milliseconds("backoff-base-ms", 1, c.backoff_base)
+      .milliseconds("backoff-max-ms", 1, c.backoff_max)
+      .milliseconds("backoff-reset-ms", 1, c.backoff_reset)
+      .milliseconds("gc-interval-ms", 1, c.gc_interval)
+      .integer("maximum-dead-containers-per-container", 0, 1000, c.max_dead_per_container)
+      .integer("image-gc-high-threshold", 0, 100, c.image_gc_high_percent)
+      .integer("image-gc-low-threshold", 0, 100, c.image_gc_low_percent)
+      .milliseconds("minimum-image-ttl-ms", 0, c.minimum_image_ttl)
+      .text("address", c.server_address)
+      .integer("port", -1, 65535, c.server_port)
+      .text("tls-cert-file", c.tls_cert_file)
+      .text("tls-private-key-file", c.tls_key_file)
+      .text("client-ca-file", c.client_ca_file)
+      .text("log-level", c.log_level);
+  DH_CHECK(settings.load({argv + 1, argv + argc}, c.config_file, c.show_help));
   if (c.image_gc_low_percent >= c.image_gc_high_percent && c.image_gc_high_percent < 100)
     return fail(ErrorKind::InvalidArgument, "image-gc-low-threshold ({}) must be below image-gc-high-threshold ({})",
                 c.image_gc_low_percent, c.image_gc_high_percent);

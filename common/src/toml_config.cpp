@@ -14,11 +14,15 @@ Result<toml::table> parse_toml(const std::string& text, const std::string& origi
 
 Result<std::optional<std::string>> read_config_file(const std::vector<std::string>& args, std::string& path) {
   bool given = false;
-  for (size_t i = 0; i + 1 < args.size(); ++i)
-    if (args[i] == "--config") {
-      path = args[i + 1];
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      path = args[++i];
+      given = true;
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      path = args[i].substr(9);
       given = true;
     }
+  }
   auto text = fs::read_file(path);
   if (text) return std::optional<std::string>(std::move(*text));
   if (!given && text.error().kind == ErrorKind::NotFound) return std::optional<std::string>();

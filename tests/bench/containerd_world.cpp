@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "containerd_config.h"
 #include "deckhand/common/fs.h"
 #include "proc_memory.h"
 
@@ -9,61 +10,9 @@ namespace deckhand::bench {
 
 namespace {
 
-constexpr const char* kPauseImage = "deckhand.bench/pause:latest";
-
-std::string runtime_table(const std::string& name, const std::string& binary, const std::string& runc_root) {
-  std::string t = fmt::format(R"(
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{0}]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{0}.options]
-        SystemdCgroup = false
-        Root = "{1}"
-)",
-                              name, runc_root);
-  if (!binary.empty()) t += fmt::format("        BinaryName = \"{}\"\n", binary);
-  return t;
-}
-
-// Plugins we do not use and that only probe the host (or fail) at start.
-constexpr const char* kDisabledPlugins =
-    R"(["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing"])";
-
 std::string config_toml(const std::string& d, const std::string& v) {
-  std::string t = fmt::format(R"(version = 2
-root = "{0}/root"
-state = "{3}/state"
-disabled_plugins = {1}
-
-[grpc]
-  address = "{0}/containerd.sock"
-[ttrpc]
-  address = "{0}/containerd.sock.ttrpc"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{0}/opt"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{2}"
-  restrict_oom_score_adj = true
-  tolerate_missing_hugetlb_controller = true
-  disable_apparmor = true
-  netns_mounts_under_state_dir = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{0}/cni-bin"
-    conf_dir = "{0}/cni"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "runc"
-    snapshotter = "overlayfs"
-)",
-                              d, kDisabledPlugins, kPauseImage, v);
-  t += runtime_table("runc", "", v + "/runc-root");
-  t += runtime_table("crun", "/usr/bin/crun", v + "/crun-root");
-  return t;
+  return test::containerd_config_toml({d, v + "/state",
+                                       {{"runc", "", v + "/runc-root"}, {"crun", "/usr/bin/crun", v + "/crun-root"}}});
 }
 
 // containerd and crun over one containerd: same daemon, different handler,

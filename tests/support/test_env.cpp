@@ -124,4 +124,9 @@ pid_t start_daemon(const std::vector<std::string>& args, const std::string& stdo
   ::_exit(127);
 }
 
+Argv::Argv(std::vector<std::string> args) : args_(std::move(args)) {
+  for (auto& a : args_) pointers_.push_back(a.data());
+  pointers_.push_back(nullptr);
+}
+
 }  // namespace deckhand::test

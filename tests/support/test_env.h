@@ -56,6 +56,18 @@ pid_t start_daemon(const std::vector<std::string>& argv, const std::string& stdo
 // not exited within grace); pid becomes -1. Nothing happens for pid <= 0.
 void stop_daemon(pid_t& pid, int sig, std::chrono::milliseconds grace = std::chrono::seconds(10));
 
+// A command line for a program's load_config(argc, argv); args[0] is the program.
+class Argv {
+ public:
+  explicit Argv(std::vector<std::string> args);
+  int argc() const { return static_cast<int>(args_.size()); }
+  char** argv() { return pointers_.data(); }
+
+ private:
+  std::vector<std::string> args_;
+  std::vector<char*> pointers_;
+};
+
 // Pids of the processes whose command line contains needle.
 std::vector<pid_t> processes_with(const std::string& needle);
 

@@ -1,7 +1,8 @@
+#include <algorithm>
 #include <cstdlib>
 
+#include "deckhand/common/daemon_settings.h"
 #include "deckhand/common/text.h"
-#include "deckhand/common/toml_config.h"
 #include "deckhand/controllers/controller_manager.h"
 
 namespace deckhand::controllers {
@@ -55,18 +56,12 @@ an integer or a table of controller = integer.
 
 namespace {
 
-Result<int64_t> parse_number(const std::string& what, const std::string& v, int64_t min) {
+Result<int64_t> parse_workers(const std::string& v) {
   char* end = nullptr;
   long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || end == nullptr || *end != '\0' || n < min)
-    return fail(ErrorKind::InvalidArgument, "{}: want a number >= {}, got '{}'", what, min, v);
+  if (v.empty() || end == nullptr || *end != '\0' || n < 1 || n > 1000)
+    return fail(ErrorKind::InvalidArgument, "want a number from 1 to 1000, got '{}'", v);
   return n;
-}
-
-Result<bool> parse_bool(const std::string& what, const std::string& v) {
-  if (v == "true" || v == "1") return true;
-  if (v == "false" || v == "0") return false;
-  return fail(ErrorKind::InvalidArgument, "{}: want true or false, got '{}'", what, v);
 }
 
 bool known(const std::string& name) {
@@ -74,9 +69,10 @@ bool known(const std::string& name) {
   return std::find(all.begin(), all.end(), name) != all.end();
 }
 
+// --concurrent-syncs: N for every controller, or NAME=N,...
 Status apply_concurrency(ControllerManagerConfig& c, const std::string& v) {
   if (v.find('=') == std::string::npos) {
-    DH_TRY(n, parse_number("concurrent-syncs", v, 1));
+    DH_TRY(n, parse_workers(v));
     for (auto& [name, workers] : c.concurrent_syncs) workers = static_cast<int>(n);
     return {};
   }
@@ -84,100 +80,50 @@ Status apply_concurrency(ControllerManagerConfig& c, const std::string& v) {
     auto eq = part.find('=');
     std::string name = part.substr(0, eq);
     if (eq == std::string::npos || !known(name))
-      return fail(ErrorKind::InvalidArgument, "concurrent-syncs: want N or CONTROLLER=N,..., got '{}'", part);
-    DH_TRY(n, parse_number("concurrent-syncs " + name, part.substr(eq + 1), 1));
+      return fail(ErrorKind::InvalidArgument, "want N or CONTROLLER=N,..., got '{}'", part);
+    DH_TRY(n, with_context(parse_workers(part.substr(eq + 1)), "{}", name));
     c.concurrent_syncs[name] = static_cast<int>(n);
   }
   return {};
 }
 
-// One setting, named as its flag without "--"; flags and the file both come here.
-Status apply(ControllerManagerConfig& c, const std::string& key, const std::string& v) {
-  auto ms = [&](std::chrono::milliseconds& dst) -> Status {
-    DH_TRY(n, parse_number(key, v, 1));
-    dst = std::chrono::milliseconds(n);
-    return {};
-  };
-  if (key == "kubeconfig") c.kubeconfig = v;
-  else if (key == "lease-namespace") c.lease_namespace = v;
-  else if (key == "lease-name") c.lease_name = v;
-  else if (key == "log-level") c.log_level = v;
-  else if (key == "controllers") c.controllers = split_nonempty(v, ',');
-  else if (key == "concurrent-syncs") return apply_concurrency(c, v);
-  else if (key == "leader-elect") {
-    DH_TRY(b, parse_bool(key, v));
-    c.leader_elect = b;
-  } else if (key == "leader-elect-lease-duration-ms") return ms(c.lease_duration);
-  else if (key == "leader-elect-renew-deadline-ms") return ms(c.renew_deadline);
-  else if (key == "leader-elect-retry-period-ms") return ms(c.retry_period);
-  else if (key == "node-monitor-grace-period-ms") return ms(c.node_monitor_grace_period);
-  else if (key == "node-monitor-period-ms") return ms(c.node_monitor_period);
-  else if (key == "job-backoff-ms") return ms(c.job_backoff_base);
-  else return fail(ErrorKind::InvalidArgument, "unknown setting: {}", key);
+// [concurrent_syncs] in the file: controller = N.
+Status read_concurrency_table(ControllerManagerConfig& c, const toml::table& t, const std::string& origin) {
+  for (auto&& [name, n] : t) {
+    auto v = n.value_exact<int64_t>();
+    if (!v) return fail(ErrorKind::InvalidArgument, "{}: concurrent_syncs values must be integers", origin);
+    DH_CHECK(with_context(apply_concurrency(c, std::string(name.str()) + "=" + std::to_string(*v)),
+                          "{}: concurrent_syncs", origin));
+  }
   return {};
 }
 
 }  // namespace
 
-Status apply_toml(const std::string& text, const std::string& origin, ControllerManagerConfig& c) {
-  DH_TRY(t, parse_toml(text, origin));
-  for (auto&& [k, node] : t) {
-    std::string key(k.str());
-    for (char& ch : key)
-      if (ch == '_') ch = '-';
-    if (auto table = node.as_table(); table && key == "concurrent-syncs") {
-      for (auto&& [name, n] : *table) {
-        auto v = n.value<int64_t>();
-        if (!v) return fail(ErrorKind::InvalidArgument, "{}: concurrent_syncs values must be integers", origin);
-        DH_CHECK(with_context(apply_concurrency(c, std::string(name.str()) + "=" + std::to_string(*v)), "{}", origin));
-      }
-    } else if (auto arr = node.as_array(); arr && key == "controllers") {
-      c.controllers.clear();
-      for (auto& item : *arr) {
-        auto s = item.value<std::string>();
-        if (!s) return fail(ErrorKind::InvalidArgument, "{}: controllers must hold strings", origin);
-        c.controllers.push_back(*s);
-      }
-    } else if (node.is_boolean()) {
-      DH_CHECK(with_context(apply(c, key, *node.value<bool>() ? "true" : "false"), "{}", origin));
-    } else if (auto s = node.value_exact<std::string>()) {
-      DH_CHECK(with_context(apply(c, key, *s), "{}", origin));
-    } else if (auto n = node.value_exact<int64_t>(); n && (key.ends_with("-ms") || key == "concurrent-syncs")) {
-      DH_CHECK(with_context(apply(c, key, std::to_string(*n)), "{}", origin));
-    } else {
-      return fail(ErrorKind::InvalidArgument, "{}: key '{}' has an unsupported type", origin, k.str());
-    }
-  }
-  return {};
-}
-
 Result<ControllerManagerConfig> load_config(int argc, char** argv) {
   ControllerManagerConfig c;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  DH_TRY(text, read_config_file(args, c.config_file));
-  if (text) DH_CHECK(apply_toml(*text, c.config_file, c));
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string a = args[i];
-    if (a == "-h" || a == "--help") {
-      c.show_help = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0) return fail(ErrorKind::InvalidArgument, "unexpected argument: {}", a);
-    std::string key = a.substr(2), value;
-    if (auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key.resize(eq);
-    } else if (key == "leader-elect") {
-      // A bare boolean flag, or one followed by its value.
-      bool next_is_value = i + 1 < args.size() && (args[i + 1] == "true" || args[i + 1] == "false");
-      value = next_is_value ? args[++i] : "true";
-    } else {
-      if (i + 1 >= args.size()) return fail(ErrorKind::InvalidArgument, "flag --{} needs a value", key);
-      value = args[++i];
-    }
-    if (key == "config") continue;
-    DH_CHECK(with_context(apply(c, key, value), "--{}", key));
-  }
+  DaemonSettings settings;
+  settings.text("kubeconfig", c.kubeconfig)
+      .boolean("leader-elect", c.leader_elect)
+      .milliseconds("leader-elect-lease-duration-ms", 100, c.lease_duration)
+      .milliseconds("leader-elect-renew-deadline-ms", 50, c.renew_deadline)
+      .milliseconds("leader-elect-retry-period-ms", 10, c.retry_period)
+      .text("lease-namespace", c.lease_namespace)
+      .text("lease-name", c.lease_name)
+      .texts("controllers", c.controllers)
+      .parsed("concurrent-syncs", [&c](const std::string& v) { return apply_concurrency(c, v); })
+      .table("concurrent-syncs",
+             [&c](const toml::table& t, const std::string& origin) { return read_concurrency_table(c, t, origin); })
+      .milliseconds("node-monitor-grace-period-ms", 1, c.node_monitor_grace_period)
+      .milliseconds("node-monitor-period-ms", 1, c.node_monitor_period)
+      .milliseconds("job-backoff-ms", 1, c.job_backoff_base)
+      .text("log-level", c.log_level);
+  DH_CHECK(settings.load({argv + 1, argv + argc}, c.config_file, c.show_help));
+  // "a,b" in one flag or entry is two names, as kube-controller-manager reads them.
+  std::vector<std::string> names;
+  for (const auto& entry : c.controllers)
+    for (auto& name : split_nonempty(entry, ',')) names.push_back(std::move(name));
+  c.controllers = std::move(names);
   DH_CHECK(enabled_controllers(c.controllers));
   return c;
 }

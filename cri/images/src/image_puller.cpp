@@ -391,11 +391,19 @@ Status parse_host_key(RegistryHost& h, std::string_view host, std::string_view k
 }
 
 Result<RegistryConfig> config_from_table(const toml::table& root) {
-  RegistryConfig cfg;
-  if (const toml::node* reg = root.get("registry"); reg && !reg->is_table())
+  const toml::node* reg = root.get("registry");
+  if (!reg) return RegistryConfig{};
+  if (!reg->is_table())
     return fail(ErrorKind::InvalidArgument, "registry config line {}: registry must be a table",
                 reg->source().begin.line);
-  const toml::node* hosts = root.at_path("registry.hosts").node();
+  return registry_config_from_table(*reg->as_table());
+}
+
+}  // namespace
+
+Result<RegistryConfig> registry_config_from_table(const toml::table& registry) {
+  RegistryConfig cfg;
+  const toml::node* hosts = registry.get("hosts");
   if (!hosts) return cfg;
   auto* table = hosts->as_table();
   if (!table)
@@ -412,8 +420,6 @@ Result<RegistryConfig> config_from_table(const toml::table& root) {
   }
   return cfg;
 }
-
-}  // namespace
 
 std::unique_ptr<ImagePuller> ImagePuller::create(ImageStore& store, RegistryConfig config) {
   return std::make_unique<RegistryPuller>(store, std::move(config));

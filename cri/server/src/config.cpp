@@ -1,11 +1,9 @@
 #include "deckhand/cri_server/config.h"
 
-#include <cstring>
-
-
+#include "deckhand/common/daemon_settings.h"
 #include "deckhand/common/fs.h"
-#include "deckhand/common/toml_config.h"
 #include "deckhand/common/text.h"
+#include "deckhand/common/toml_config.h"
 
 namespace deckhand::cri {
 
@@ -33,85 +31,68 @@ Flags (override the config file; defaults in brackets):
   --log-level LEVEL        trace|debug|info|warn|error|off [warn]
   -h, --help               this text
 
-Config file keys: socket, state_dir, run_dir, runtime, pause_binary,
-monitor_binary, cgroup_root, cgroup_parent, log_level, kill_grace_ms;
-[cni] conf_dir, bin_dirs (array), cache_dir; [registry.hosts."HOST"] mirrors,
-insecure, ca_file, username, password.
+Config file keys: the flag names with '_' for '-' (socket, state_dir,
+run_dir, runtime, pause_binary, monitor_binary, cgroup_root, cgroup_parent,
+kill_grace_ms, log_level); [cni] conf_dir, bin_dirs (an array), cache_dir;
+[registry.hosts."HOST"] mirrors, insecure, ca_file, username, password.
 )";
 }
 
 
-Status apply_toml(const std::string& text, const std::string& origin, CriConfig& c) {
-  DH_TRY(t, parse_toml(text, origin));
-  DH_CHECK(read_toml_string(t, "socket", c.socket, origin));
-  DH_CHECK(read_toml_string(t, "state_dir", c.state_dir, origin));
-  DH_CHECK(read_toml_string(t, "run_dir", c.run_dir, origin));
-  DH_CHECK(read_toml_string(t, "runtime", c.runtime_binary, origin));
-  DH_CHECK(read_toml_string(t, "pause_binary", c.pause_binary, origin));
-  DH_CHECK(read_toml_string(t, "monitor_binary", c.monitor_binary, origin));
-  DH_CHECK(read_toml_string(t, "cgroup_root", c.cgroup_root, origin));
-  DH_CHECK(read_toml_string(t, "cgroup_parent", c.default_cgroup_parent, origin));
-  DH_CHECK(read_toml_string(t, "log_level", c.log_level, origin));
-  if (auto g = t["kill_grace_ms"]) {
-    auto v = g.value<int64_t>();
-    if (!v || *v < 0) return fail(ErrorKind::InvalidArgument, "{}: kill_grace_ms must be a non-negative integer", origin);
-    c.kill_grace = std::chrono::milliseconds(*v);
-  }
-  if (auto cni = t["cni"].as_table()) {
-    DH_CHECK(read_toml_string(*cni, "conf_dir", c.cni.conf_dir, origin));
-    DH_CHECK(read_toml_string(*cni, "cache_dir", c.cni.cache_dir, origin));
-    if (auto dirs = (*cni)["bin_dirs"].as_array()) {
-      c.cni.bin_dirs.clear();
-      for (auto& d : *dirs) {
-        auto v = d.value<std::string>();
-        if (!v) return fail(ErrorKind::InvalidArgument, "{}: cni.bin_dirs must hold strings", origin);
-        c.cni.bin_dirs.push_back(*v);
-      }
+namespace {
+
+// [cni] in the file: conf_dir, bin_dirs (an array), cache_dir.
+Status read_cni_table(CriConfig& c, const toml::table& t, const std::string& origin) {
+  DH_CHECK(read_toml_string(t, "conf_dir", c.cni.conf_dir, origin));
+  DH_CHECK(read_toml_string(t, "cache_dir", c.cni.cache_dir, origin));
+  if (auto dirs = t["bin_dirs"]) {
+    auto array = dirs.as_array();
+    if (!array) return fail(ErrorKind::InvalidArgument, "{}: cni.bin_dirs must be an array of strings", origin);
+    c.cni.bin_dirs.clear();
+    for (auto& d : *array) {
+      auto v = d.value_exact<std::string>();
+      if (!v) return fail(ErrorKind::InvalidArgument, "{}: cni.bin_dirs must hold strings", origin);
+      c.cni.bin_dirs.push_back(*v);
     }
-  }
-  if (t["registry"]) {
-    DH_TRY(reg, images::parse_registry_config(text));
-    c.registry = std::move(reg);
   }
   return {};
 }
 
+}  // namespace
+
 Result<CriConfig> load_config(int argc, char** argv) {
   CriConfig c;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  DH_TRY(text, read_config_file(args, c.config_file));
-  if (text) DH_CHECK(apply_toml(*text, c.config_file, c));
   bool cache_dir_set = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      c.show_help = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) return fail(ErrorKind::InvalidArgument, "unknown flag or missing value: {}", a);
-    const std::string& v = args[++i];
-    if (a == "--config") continue;
-    else if (a == "--socket") c.socket = v;
-    else if (a == "--state-dir") c.state_dir = v;
-    else if (a == "--run-dir") c.run_dir = v;
-    else if (a == "--runtime") c.runtime_binary = v;
-    else if (a == "--pause-binary") c.pause_binary = v;
-    else if (a == "--monitor-binary") c.monitor_binary = v;
-    else if (a == "--cgroup-root") c.cgroup_root = v;
-    else if (a == "--cgroup-parent") c.default_cgroup_parent = v;
-    else if (a == "--cni-conf-dir") c.cni.conf_dir = v;
-    else if (a == "--cni-bin-dir") c.cni.bin_dirs = split_nonempty(v, ':');
-    else if (a == "--cni-cache-dir") {
-      c.cni.cache_dir = v;
-      cache_dir_set = true;
-    } else if (a == "--kill-grace-ms") {
-      char* end = nullptr;
-      long ms = std::strtol(v.c_str(), &end, 10);
-      if (!end || *end || ms < 0) return fail(ErrorKind::InvalidArgument, "--kill-grace-ms: not a number: {}", v);
-      c.kill_grace = std::chrono::milliseconds(ms);
-    } else if (a == "--log-level") c.log_level = v;
-    else return fail(ErrorKind::InvalidArgument, "unknown flag: {}", a);
-  }
+  DaemonSettings settings;
+  settings.text("socket", c.socket)
+      .text("state-dir", c.state_dir)
+      .text("run-dir", c.run_dir)
+      .text("runtime", c.runtime_binary)
+      .text("pause-binary", c.pause_binary)
+      .text("monitor-binary", c.monitor_binary)
+      .text("cgroup-root", c.cgroup_root)
+      .text("cgroup-parent", c.default_cgroup_parent)
+      .text("cni-conf-dir", c.cni.conf_dir)
+      .parsed("cni-bin-dir",
+              [&c](const std::string& v) -> Status {
+                c.cni.bin_dirs = split_nonempty(v, ':');
+                return {};
+              })
+      .parsed("cni-cache-dir",
+              [&](const std::string& v) -> Status {
+                c.cni.cache_dir = v;
+                cache_dir_set = true;
+                return {};
+              })
+      .milliseconds("kill-grace-ms", 0, c.kill_grace)
+      .text("log-level", c.log_level)
+      .table("cni", [&c](const toml::table& t, const std::string& origin) { return read_cni_table(c, t, origin); })
+      .table("registry", [&c](const toml::table& t, const std::string& origin) -> Status {
+        DH_TRY(registry, with_context(images::registry_config_from_table(t), "{}", origin));
+        c.registry = std::move(registry);
+        return {};
+      });
+  DH_CHECK(settings.load({argv + 1, argv + argc}, c.config_file, c.show_help));
   // The CNI cache follows the state dir unless set on its own.
   if (!cache_dir_set && c.cni.cache_dir == cni::InvokerConfig{}.cache_dir)
     c.cni.cache_dir = fs::join(c.state_dir, "cni-results");

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "containerd_config.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/json.h"
 #include "deckhand/common/process.h"
@@ -25,8 +26,6 @@ namespace {
 constexpr const char* kContainerd = "/usr/bin/containerd";
 constexpr const char* kCtr = "/usr/bin/ctr";
 constexpr const char* kShim = "/usr/bin/containerd-shim-runc-v2";
-// The name tests/bench/make_pause_image.py gives its image.
-constexpr const char* kPauseImage = "deckhand.bench/pause:latest";
 // containerd 1.6 puts every shim's socket here, whatever its state dir;
 // libcni caches ADD results below /var/lib/cni.
 const std::vector<std::string> kHostSideDirs = {"/run/containerd", "/run/containerd/s", "/var/lib/cni",
@@ -41,50 +40,8 @@ RunOutput run(const std::vector<std::string>& argv, std::chrono::seconds timeout
   return *r;
 }
 
-// Plugins that only probe the host at start (or fail there) and that we do not use.
-constexpr const char* kDisabledPlugins =
-    R"(["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"])";
-
-// The settings this host needs are in DESIGN.md ("Facts about the CI and development machines").
 std::string config_toml(const std::string& d) {
-  return fmt::format(R"(version = 2
-root = "{0}/root"
-state = "{0}/state"
-disabled_plugins = {1}
-
-[grpc]
-  address = "{0}/containerd.sock"
-[ttrpc]
-  address = "{0}/containerd.sock.ttrpc"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{0}/opt"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{2}"
-  restrict_oom_score_adj = true
-  tolerate_missing_hugetlb_controller = true
-  disable_apparmor = true
-  netns_mounts_under_state_dir = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{0}/cni-bin"
-    conf_dir = "{0}/cni"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "runc"
-    snapshotter = "overlayfs"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        BinaryName = "/usr/sbin/runc"
-        Root = "{0}/runc-root"
-)",
-                     d, kDisabledPlugins, kPauseImage);
+  return containerd_config_toml({d, d + "/state", {{"runc", "/usr/sbin/runc", d + "/runc-root"}}});
 }
 
 // ctr's --platform value for this machine ("" when we do not know the name).

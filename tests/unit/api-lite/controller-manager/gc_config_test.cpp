@@ -4,10 +4,12 @@
 
 #include <algorithm>
 
+#include "deckhand/common/fs.h"
 #include "deckhand/controllers/controller_manager.h"
 #include "deckhand/controllers/endpoints_controller.h"
 #include "deckhand/controllers/garbage_collector.h"
 #include "deckhand/controllers/namespace_controller.h"
+#include "test_env.h"
 
 using namespace deckhand;
 using namespace deckhand::controllers;
@@ -56,28 +58,13 @@ TEST_CASE("namespace deletion covers namespaced resources that can be listed and
   CHECK(rs[0].path("ns1") == "/api/v1/namespaces/ns1/pods");
 }
 
-namespace {
-
-Result<ControllerManagerConfig> parse(std::vector<std::string> args) {
-  args.insert(args.begin(), {"deckhand-controller-manager", "--config", "/nonexistent/none.toml"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  return load_config(static_cast<int>(argv.size()), argv.data());
-}
-
-}  // namespace
-
 TEST_CASE("flags") {
-  auto missing = parse({});
-  CHECK_FALSE(missing);  // --config names a file that must exist
-  // read_config_file wants an existing --config; use the flags with the default path instead.
-  std::vector<std::string> args = {"deckhand-controller-manager", "--leader-elect=false", "--kubeconfig", "/k",
-                                   "--controllers", "*,-namespace", "--concurrent-syncs", "replicaset=2",
-                                   "--leader-elect-lease-duration-ms", "3000", "--log-level=debug",
-                                   "--node-monitor-grace-period-ms", "1500", "--node-monitor-period-ms=200"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  auto c = load_config(static_cast<int>(argv.size()), argv.data());
+  test::Argv missing({"deckhand-controller-manager", "--config", "/nonexistent/none.toml"});
+  CHECK_FALSE(load_config(missing.argc(), missing.argv()));  // --config names a file that must exist
+  test::Argv args({"deckhand-controller-manager", "--leader-elect=false", "--kubeconfig", "/k", "--controllers",
+                   "*,-namespace", "--concurrent-syncs", "replicaset=2", "--leader-elect-lease-duration-ms", "3000",
+                   "--log-level=debug", "--node-monitor-grace-period-ms", "1500", "--node-monitor-period-ms=200"});
+  auto c = load_config(args.argc(), args.argv());
   REQUIRE_MESSAGE(c, c.error().message);
   CHECK_FALSE(c->leader_elect);
   CHECK(c->kubeconfig == "/k");
@@ -92,18 +79,22 @@ TEST_CASE("flags") {
   CHECK(c->node_monitor_period == std::chrono::milliseconds(200));
   CHECK(std::string(usage()).find("--node-monitor-grace-period-ms") != std::string::npos);
 
-  std::vector<std::string> bad = {"deckhand-controller-manager", "--controllers", "replicaset,bogus"};
-  std::vector<char*> bad_argv;
-  for (auto& a : bad) bad_argv.push_back(a.data());
-  auto err = load_config(static_cast<int>(bad_argv.size()), bad_argv.data());
+  test::Argv bad({"deckhand-controller-manager", "--controllers", "replicaset,bogus"});
+  auto err = load_config(bad.argc(), bad.argv());
   REQUIRE_FALSE(err);
   CHECK(err.error().message.find("bogus") != std::string::npos);
   CHECK(enabled_controllers({"deployment", "replicaset"}).value() == std::vector<std::string>{"replicaset", "deployment"});
 }
 
 TEST_CASE("config file") {
-  ControllerManagerConfig c;
-  auto st = apply_toml(R"(
+  test::TempDir dir;
+  std::string path = dir.sub("cm.toml");
+  auto load = [&](const std::string& text) {
+    REQUIRE(fs::write_file_atomic(path, text));
+    test::Argv args({"deckhand-controller-manager", "--config", path});
+    return load_config(args.argc(), args.argv());
+  };
+  auto c = load(R"(
 kubeconfig = "/etc/x.kubeconfig"
 leader_elect = false
 lease_name = "cm"
@@ -111,19 +102,27 @@ leader_elect_retry_period_ms = 500
 controllers = ["replicaset", "deployment"]
 [concurrent_syncs]
 deployment = 7
-)", "cm.toml", c);
-  REQUIRE_MESSAGE(st, st.error().message);
-  CHECK(c.kubeconfig == "/etc/x.kubeconfig");
-  CHECK_FALSE(c.leader_elect);
-  CHECK(c.lease_name == "cm");
-  CHECK(c.retry_period == std::chrono::milliseconds(500));
-  CHECK(c.controllers == std::vector<std::string>{"replicaset", "deployment"});
-  CHECK(c.concurrent_syncs["deployment"] == 7);
-  auto bad = apply_toml("lease_name = 3\n", "cm.toml", c);
+)");
+  REQUIRE_MESSAGE(c, c.error().message);
+  CHECK(c->kubeconfig == "/etc/x.kubeconfig");
+  CHECK_FALSE(c->leader_elect);
+  CHECK(c->lease_name == "cm");
+  CHECK(c->retry_period == std::chrono::milliseconds(500));
+  CHECK(c->controllers == std::vector<std::string>{"replicaset", "deployment"});
+  CHECK(c->concurrent_syncs["deployment"] == 7);
+  CHECK(c->concurrent_syncs["replicaset"] == 5);
+  auto every = load("concurrent_syncs = 3\n");  // one number for every controller
+  REQUIRE_MESSAGE(every, every.error().message);
+  CHECK(every->concurrent_syncs["job"] == 3);
+  auto bad = load("lease_name = 3\n");
   CHECK_FALSE(bad);
-  auto unknown = apply_toml("nonsense = \"x\"\n", "cm.toml", c);
+  auto unknown = load("nonsense = \"x\"\n");
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().message.find("cm.toml") != std::string::npos);
+  CHECK(unknown.error().message.find("nonsense") != std::string::npos);
+  auto bad_syncs = load("[concurrent_syncs]\nbogus = 2\n");
+  REQUIRE_FALSE(bad_syncs);
+  CHECK(bad_syncs.error().message.find("bogus") != std::string::npos);
 }
 
 TEST_CASE("endpoint subsets: ready and not-ready addresses, ports by number and by name") {

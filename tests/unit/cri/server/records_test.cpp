@@ -142,8 +142,8 @@ conf_dir = "/etc/cni/other"
 bin_dirs = ["/a", "/b"]
 )"));
   std::string file = dir.sub("cri.toml");
-  std::vector<const char*> argv = {"deckhand-cri", "--config", file.c_str(), "--socket", "/tmp/y.sock"};
-  auto c = load_config(static_cast<int>(argv.size()), const_cast<char**>(argv.data()));
+  test::Argv argv({"deckhand-cri", "--config", file, "--socket", "/tmp/y.sock"});
+  auto c = load_config(argv.argc(), argv.argv());
   REQUIRE_MESSAGE(c, (c ? "" : c.error().message));
   CHECK(c->socket == "/tmp/y.sock");      // the flag wins
   CHECK(c->state_dir == "/srv/state");    // from the file
@@ -153,18 +153,32 @@ bin_dirs = ["/a", "/b"]
   CHECK(c->cni.cache_dir == "/srv/state/cni-results");  // follows the state dir
   CHECK(c->run_dir == "/run/deckhand/cri");            // default
 
-  std::vector<const char*> bad = {"deckhand-cri", "--config", file.c_str(), "--frobnicate", "1"};
-  auto e = load_config(static_cast<int>(bad.size()), const_cast<char**>(bad.data()));
+  test::Argv bad({"deckhand-cri", "--config", file, "--frobnicate", "1"});
+  auto e = load_config(bad.argc(), bad.argv());
   REQUIRE(!e);
   CHECK(e.error().message.find("--frobnicate") != std::string::npos);
 
   REQUIRE(fs::write_file_atomic(dir.sub("broken.toml"), "socket = \n"));
   std::string broken = dir.sub("broken.toml");
-  std::vector<const char*> b = {"deckhand-cri", "--config", broken.c_str()};
-  auto be = load_config(static_cast<int>(b.size()), const_cast<char**>(b.data()));
+  test::Argv b({"deckhand-cri", "--config", broken});
+  auto be = load_config(b.argc(), b.argv());
   REQUIRE(!be);
   CHECK(be.error().message.find("line 1") != std::string::npos);
 
-  std::vector<const char*> missing = {"deckhand-cri", "--config", "/nonexistent/cri.toml"};
-  CHECK(!load_config(static_cast<int>(missing.size()), const_cast<char**>(missing.data())));
+  test::Argv missing({"deckhand-cri", "--config", "/nonexistent/cri.toml"});
+  CHECK(!load_config(missing.argc(), missing.argv()));
+
+  // A key the daemon does not know is an error, as is a registry table of the wrong shape.
+  REQUIRE(fs::write_file_atomic(broken, "sockett = \"/x\"\n"));
+  auto unknown = load_config(b.argc(), b.argv());
+  REQUIRE(!unknown);
+  CHECK(unknown.error().message.find("unknown key 'sockett'") != std::string::npos);
+  REQUIRE(fs::write_file_atomic(broken, "[registry]\nhosts = 3\n"));
+  auto bad_registry = load_config(b.argc(), b.argv());
+  REQUIRE(!bad_registry);
+  CHECK(bad_registry.error().message.find("registry.hosts") != std::string::npos);
+  REQUIRE(fs::write_file_atomic(broken, "[registry.hosts.\"r.test\"]\nmirrors = [\"http://m.test\"]\n"));
+  auto with_registry = load_config(b.argc(), b.argv());
+  REQUIRE_MESSAGE(with_registry, with_registry.error().message);
+  CHECK(with_registry->registry.hosts.at("r.test").mirrors == std::vector<std::string>{"http://m.test"});
 }

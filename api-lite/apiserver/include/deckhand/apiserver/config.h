@@ -23,7 +23,6 @@ struct ApiServerConfig {
 
 // Config file first, then flags over it. Errors name the flag or key.
 Result<ApiServerConfig> load_config(int argc, char** argv);
-Status apply_toml(const std::string& text, const std::string& origin, ApiServerOptions& options, std::string& log_level);
 const char* usage();
 
 }  // namespace deckhand::apiserver

@@ -42,8 +42,8 @@ struct ControllerManagerConfig {
   bool show_help = false;
 };
 
+// The config file (--config, else the default if present), then flags over it.
 Result<ControllerManagerConfig> load_config(int argc, char** argv);
-Status apply_toml(const std::string& text, const std::string& origin, ControllerManagerConfig& config);
 const char* usage();
 // The controllers --controllers selects, in start order; unknown names fail.
 Result<std::vector<std::string>> enabled_controllers(const std::vector<std::string>& spec);

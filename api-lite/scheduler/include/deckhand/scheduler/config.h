@@ -24,7 +24,6 @@ struct SchedulerConfig {
 
 // Config file first, then flags over it. Errors name the flag or key.
 Result<SchedulerConfig> load_config(int argc, char** argv);
-Status apply_toml(const std::string& text, const std::string& origin, SchedulerConfig& config);
 const char* usage();
 
 }  // namespace deckhand::scheduler

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <toml++/toml.h>
+
 #include "deckhand/common/result.h"
 #include "deckhand/images/image_store.h"
 
@@ -32,6 +34,8 @@ struct RegistryConfig {
 // ignored. Bad TOML, unknown host keys or wrong types fail with
 // InvalidArgument naming the line.
 Result<RegistryConfig> parse_registry_config(const std::string& toml_text);
+// The same from the [registry] table of a parsed file.
+Result<RegistryConfig> registry_config_from_table(const toml::table& registry);
 
 // Counters since the puller was created (metrics, and tests that check
 // that concurrent pulls share downloads).

@@ -33,9 +33,6 @@ struct CriConfig {
 // --config), then flags. Errors name the flag, key or line at fault.
 Result<CriConfig> load_config(int argc, char** argv);
 
-// Parses TOML text into config (only the keys it contains).
-Status apply_toml(const std::string& text, const std::string& origin, CriConfig& config);
-
 const char* usage();
 
 }  // namespace deckhand::cri
