@@ -48,24 +48,14 @@ int main(int argc, char** argv) {
   if (!api) return fail_with("", api.error().message);
   std::unique_ptr<client::LeaderElector> elector;
   if (config->leader_elect) {
-    // The elector's calls must end well within the renew deadline.
-    client::ClientConfig elector_config = *client_config;
-    elector_config.request_timeout = config->renew_deadline / 2;
-    auto elector_api = client::ApiClient::create(elector_config);
-    if (!elector_api) return fail_with("", elector_api.error().message);
-    client::LeaderElectionConfig le;
-    le.lease_namespace = config->lease_namespace;
-    le.lease_name = config->lease_name;
+    client::LeaderElectionConfig le = config->leader_election;
     le.identity = client::default_leader_identity();
-    le.lease_duration = config->lease_duration;
-    le.renew_deadline = config->renew_deadline;
-    le.retry_period = config->retry_period;
     le.on_started_leading = [] { ::kill(::getpid(), SIGUSR1); };
     le.on_stopped_leading = [] {
       lost_lease = true;
       ::kill(::getpid(), SIGTERM);
     };
-    auto started = client::LeaderElector::start(*elector_api, le);
+    auto started = client::start_leader_elector(*client_config, std::move(le));
     if (!started) return fail_with("leader election: ", started.error().message);
     elector = std::move(*started);
   } else {

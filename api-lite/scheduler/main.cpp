@@ -62,19 +62,8 @@ int main(int argc, char** argv) {
   std::string identity = client::default_leader_identity();
   std::unique_ptr<client::LeaderElector> elector;
   if (config->leader_elect) {
-    // Lease calls must end well within the renew deadline.
-    client::ClientConfig lease_client_config = *client_config;
-    lease_client_config.request_timeout = config->renew_deadline / 2;
-    lease_client_config.connect_timeout = std::min(lease_client_config.connect_timeout, config->renew_deadline / 2);
-    auto lease_api = client::ApiClient::create(lease_client_config);
-    if (!lease_api) return cannot_start(lease_api.error().message);
-    client::LeaderElectionConfig le;
-    le.lease_namespace = config->lease_namespace;
-    le.lease_name = config->lease_name;
+    client::LeaderElectionConfig le = config->leader_election;
     le.identity = identity;
-    le.lease_duration = config->lease_duration;
-    le.renew_deadline = config->renew_deadline;
-    le.retry_period = config->retry_period;
     le.on_started_leading = [&events] {
       std::lock_guard lock(events.mu);
       events.leading = true;
@@ -85,7 +74,7 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       std::_Exit(1);  // as kube-scheduler: stop scheduling at once, the supervisor restarts us
     };
-    auto started = client::LeaderElector::start(*lease_api, le);
+    auto started = client::start_leader_elector(*client_config, std::move(le));
     if (!started) return cannot_start(started.error().message);
     elector = std::move(*started);
   } else {

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "deckhand/common/daemon_settings.h"
 #include "deckhand/common/digest.h"
 #include "deckhand/common/log.h"
 
@@ -259,14 +261,37 @@ Result<std::unique_ptr<LeaderElector>> LeaderElector::start(std::shared_ptr<ApiC
   if (config.lease_name.empty() || config.lease_namespace.empty())
     return fail(ErrorKind::InvalidArgument, "leader election needs a lease namespace and name");
   if (config.identity.empty()) return fail(ErrorKind::InvalidArgument, "leader election needs an identity");
+  DH_CHECK(check_leader_election_timing(config));
+  auto elector = std::make_unique<LeaseElector>(std::move(api), std::move(config));
+  elector->run_thread();
+  return std::unique_ptr<LeaderElector>(std::move(elector));
+}
+
+Status check_leader_election_timing(const LeaderElectionConfig& config) {
   if (config.retry_period.count() <= 0 || config.renew_deadline >= config.lease_duration ||
       config.retry_period >= config.renew_deadline)
     return fail(ErrorKind::InvalidArgument,
                 "leader election wants 0 < retry period ({} ms) < renew deadline ({} ms) < lease duration ({} ms)",
                 config.retry_period.count(), config.renew_deadline.count(), config.lease_duration.count());
-  auto elector = std::make_unique<LeaseElector>(std::move(api), std::move(config));
-  elector->run_thread();
-  return std::unique_ptr<LeaderElector>(std::move(elector));
+  return {};
+}
+
+void add_leader_election_settings(DaemonSettings& settings, bool& enabled, LeaderElectionConfig& config) {
+  settings.boolean("leader-elect", enabled)
+      .milliseconds("leader-elect-lease-duration-ms", 1, config.lease_duration)
+      .milliseconds("leader-elect-renew-deadline-ms", 1, config.renew_deadline)
+      .milliseconds("leader-elect-retry-period-ms", 1, config.retry_period)
+      .text("lease-namespace", config.lease_namespace)
+      .text("lease-name", config.lease_name);
+}
+
+Result<std::unique_ptr<LeaderElector>> start_leader_elector(const ClientConfig& client_config,
+                                                            LeaderElectionConfig config) {
+  ClientConfig lease_client_config = client_config;
+  lease_client_config.request_timeout = config.renew_deadline / 2;
+  lease_client_config.connect_timeout = std::min(lease_client_config.connect_timeout, config.renew_deadline / 2);
+  DH_TRY(lease_api, ApiClient::create(lease_client_config));
+  return LeaderElector::start(std::move(lease_api), std::move(config));
 }
 
 std::string default_leader_identity() {

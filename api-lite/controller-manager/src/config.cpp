@@ -104,12 +104,6 @@ Result<ControllerManagerConfig> load_config(int argc, char** argv) {
   ControllerManagerConfig c;
   DaemonSettings settings;
   settings.text("kubeconfig", c.kubeconfig)
-      .boolean("leader-elect", c.leader_elect)
-      .milliseconds("leader-elect-lease-duration-ms", 100, c.lease_duration)
-      .milliseconds("leader-elect-renew-deadline-ms", 50, c.renew_deadline)
-      .milliseconds("leader-elect-retry-period-ms", 10, c.retry_period)
-      .text("lease-namespace", c.lease_namespace)
-      .text("lease-name", c.lease_name)
       .texts("controllers", c.controllers)
       .parsed("concurrent-syncs", [&c](const std::string& v) { return apply_concurrency(c, v); })
       .table("concurrent-syncs",
@@ -118,6 +112,7 @@ Result<ControllerManagerConfig> load_config(int argc, char** argv) {
       .milliseconds("node-monitor-period-ms", 1, c.node_monitor_period)
       .milliseconds("job-backoff-ms", 1, c.job_backoff_base)
       .text("log-level", c.log_level);
+  client::add_leader_election_settings(settings, c.leader_elect, c.leader_election);
   DH_CHECK(settings.load({argv + 1, argv + argc}, c.config_file, c.show_help));
   // "a,b" in one flag or entry is two names, as kube-controller-manager reads them.
   std::vector<std::string> names;
@@ -125,6 +120,7 @@ Result<ControllerManagerConfig> load_config(int argc, char** argv) {
     for (auto& name : split_nonempty(entry, ',')) names.push_back(std::move(name));
   c.controllers = std::move(names);
   DH_CHECK(enabled_controllers(c.controllers));
+  if (c.leader_elect) DH_CHECK(client::check_leader_election_timing(c.leader_election));
   return c;
 }
 

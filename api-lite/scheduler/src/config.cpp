@@ -39,23 +39,16 @@ Result<SchedulerConfig> load_config(int argc, char** argv) {
   DaemonSettings settings;
   settings.text("kubeconfig", c.kubeconfig)
       .text("scheduler-name", c.options.scheduler_name)
-      .boolean("leader-elect", c.leader_elect)
-      .milliseconds("leader-elect-lease-duration-ms", 100, c.lease_duration)
-      .milliseconds("leader-elect-renew-deadline-ms", 50, c.renew_deadline)
-      .milliseconds("leader-elect-retry-period-ms", 10, c.retry_period)
-      .text("lease-namespace", c.lease_namespace)
-      .text("lease-name", c.lease_name)
       .milliseconds("backoff-initial-ms", 1, c.options.backoff_initial)
       .milliseconds("backoff-max-ms", 1, c.options.backoff_max)
       .integer("parallel-binds", 1, 256, c.options.bind_threads)
       .text("log-level", c.log_level);
+  client::add_leader_election_settings(settings, c.leader_elect, c.leader_election);
   DH_CHECK(settings.load({argv + 1, argv + argc}, c.config_file, c.show_help));
   if (c.options.scheduler_name.empty()) return fail(ErrorKind::InvalidArgument, "--scheduler-name must not be empty");
   if (c.options.backoff_max < c.options.backoff_initial)
     return fail(ErrorKind::InvalidArgument, "--backoff-max-ms must be at least --backoff-initial-ms");
-  if (c.leader_elect && (c.renew_deadline >= c.lease_duration || c.retry_period >= c.renew_deadline))
-    return fail(ErrorKind::InvalidArgument,
-                "leader election wants retry period < renew deadline < lease duration");
+  if (c.leader_elect) DH_CHECK(client::check_leader_election_timing(c.leader_election));
   return c;
 }
 

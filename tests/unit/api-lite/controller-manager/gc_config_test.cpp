@@ -68,7 +68,7 @@ TEST_CASE("flags") {
   REQUIRE_MESSAGE(c, c.error().message);
   CHECK_FALSE(c->leader_elect);
   CHECK(c->kubeconfig == "/k");
-  CHECK(c->lease_duration == std::chrono::milliseconds(3000));
+  CHECK(c->leader_election.lease_duration == std::chrono::milliseconds(3000));
   CHECK(c->concurrent_syncs["replicaset"] == 2);
   CHECK(c->concurrent_syncs["deployment"] == 5);
   CHECK(c->log_level == "debug");
@@ -106,8 +106,8 @@ deployment = 7
   REQUIRE_MESSAGE(c, c.error().message);
   CHECK(c->kubeconfig == "/etc/x.kubeconfig");
   CHECK_FALSE(c->leader_elect);
-  CHECK(c->lease_name == "cm");
-  CHECK(c->retry_period == std::chrono::milliseconds(500));
+  CHECK(c->leader_election.lease_name == "cm");
+  CHECK(c->leader_election.retry_period == std::chrono::milliseconds(500));
   CHECK(c->controllers == std::vector<std::string>{"replicaset", "deployment"});
   CHECK(c->concurrent_syncs["deployment"] == 7);
   CHECK(c->concurrent_syncs["replicaset"] == 5);

@@ -23,7 +23,7 @@ TEST_CASE("scheduler config: flags over the file, and the checks across settings
   CHECK(c->options.backoff_initial == std::chrono::milliseconds(50));
   CHECK(c->options.backoff_max == std::chrono::milliseconds(500));
   CHECK(c->kubeconfig == "/k");
-  CHECK(c->lease_name == "deckhand-scheduler");
+  CHECK(c->leader_election.lease_name == "deckhand-scheduler");
 
   REQUIRE(fs::write_file_atomic(file, ""));
   auto error_of = [&file](std::vector<std::string> flags) {
@@ -36,7 +36,7 @@ TEST_CASE("scheduler config: flags over the file, and the checks across settings
   CHECK(error_of({"--backoff-initial-ms", "900", "--backoff-max-ms", "800"}) ==
         "--backoff-max-ms must be at least --backoff-initial-ms");
   CHECK(error_of({"--leader-elect", "--leader-elect-renew-deadline-ms", "20000"}) ==
-        "leader election wants retry period < renew deadline < lease duration");
+        "leader election wants 0 < retry period (2000 ms) < renew deadline (20000 ms) < lease duration (15000 ms)");
   CHECK(error_of({"--leader-elect", "false", "--leader-elect-renew-deadline-ms", "20000"}).empty());
   CHECK(error_of({"--parallel-binds", "0"}).find("--parallel-binds") != std::string::npos);
 }

@@ -13,6 +13,10 @@
 
 #include "deckhand/client/api_client.h"
 
+namespace deckhand {
+class DaemonSettings;
+}
+
 namespace deckhand::client {
 
 struct LeaderElectionConfig {
@@ -42,5 +46,19 @@ class LeaderElector {
 
 // "<host name>_<16 hex digits>", unique per process.
 std::string default_leader_identity();
+
+// 0 < retry_period < renew_deadline < lease_duration, or an error saying so.
+Status check_leader_election_timing(const LeaderElectionConfig& config);
+
+// The leader election settings of kube-scheduler and kube-controller-manager
+// (times in milliseconds): --leader-elect, --leader-elect-lease-duration-ms,
+// --leader-elect-renew-deadline-ms, --leader-elect-retry-period-ms,
+// --lease-namespace, --lease-name.
+void add_leader_election_settings(DaemonSettings& settings, bool& enabled, LeaderElectionConfig& config);
+
+// Starts campaigning on a client of its own whose calls end within half the
+// renew deadline: a slow apiserver then costs one renewal, not the Lease.
+Result<std::unique_ptr<LeaderElector>> start_leader_elector(const ClientConfig& client_config,
+                                                            LeaderElectionConfig config);
 
 }  // namespace deckhand::client

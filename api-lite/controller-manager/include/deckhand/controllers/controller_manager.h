@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "deckhand/client/api_client.h"
+#include "deckhand/client/leader_election.h"
 #include "deckhand/common/result.h"
 
 namespace deckhand::controllers {
@@ -21,11 +22,7 @@ struct ControllerManagerConfig {
   std::string config_file = "/etc/deckhand/controller-manager.toml";
   std::string kubeconfig = "/etc/deckhand/controller-manager.kubeconfig";
   bool leader_elect = true;
-  std::chrono::milliseconds lease_duration{15000};
-  std::chrono::milliseconds renew_deadline{10000};
-  std::chrono::milliseconds retry_period{2000};
-  std::string lease_namespace = "kube-system";
-  std::string lease_name = "deckhand-controller-manager";
+  client::LeaderElectionConfig leader_election = {.lease_name = "deckhand-controller-manager"};
   // As kube-controller-manager's --controllers: "*" is every controller,
   // "name" adds one, "-name" removes one.
   std::vector<std::string> controllers = {"*"};

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 
+#include "deckhand/client/leader_election.h"
 #include "deckhand/scheduler/scheduler.h"
 
 namespace deckhand::scheduler {
@@ -13,11 +14,7 @@ struct SchedulerConfig {
   std::string config_file = "/etc/deckhand/scheduler.toml";
   std::string kubeconfig = "/etc/deckhand/admin.kubeconfig";
   bool leader_elect = true;
-  std::chrono::milliseconds lease_duration{15000};
-  std::chrono::milliseconds renew_deadline{10000};
-  std::chrono::milliseconds retry_period{2000};
-  std::string lease_namespace = "kube-system";
-  std::string lease_name = "deckhand-scheduler";
+  client::LeaderElectionConfig leader_election = {.lease_name = "deckhand-scheduler"};
   std::string log_level = "warn";
   bool show_help = false;
 };
