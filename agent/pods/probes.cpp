@@ -18,6 +18,7 @@
 
 #include "deckhand/common/fd.h"
 #include "deckhand/common/log.h"
+#include "deckhand/common/text.h"
 #include "deckhand/http/client.h"
 
 namespace deckhand::agent {
@@ -106,12 +107,6 @@ bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // A port number, or a name looked up in the container's ports (a name that
 // is not there may still be a number written as a string, as kubelet allows).
 Result<int> resolve_port(const Json& port, const Json* container) {
@@ -186,8 +181,8 @@ http::HeaderList http_headers(const Json& http_get) {
       auto name = json_string(h, "name"), value = json_string(h, "value");
       if (name.empty() || name.find_first_of(":\r\n") != std::string::npos) continue;
       if (value.find_first_of("\r\n") != std::string::npos) continue;
-      has_user_agent |= iequals(name, "User-Agent");
-      has_accept |= iequals(name, "Accept");
+      has_user_agent |= ascii_iequals(name, "User-Agent");
+      has_accept |= ascii_iequals(name, "Accept");
       list.emplace_back(name, value);
     }
   }
@@ -198,9 +193,7 @@ http::HeaderList http_headers(const Json& http_get) {
 
 Result<std::string> http_url(const Json& http_get, const ActionTarget& target) {
   DH_TRY(port, resolve_port(http_get.contains("port") ? http_get["port"] : Json(), target.container));
-  auto scheme = json_string(http_get, "scheme", "HTTP");
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto scheme = ascii_lower(json_string(http_get, "scheme", "HTTP"));
   if (scheme != "http" && scheme != "https")
     return fail(ErrorKind::InvalidArgument, "unsupported scheme \"{}\"", scheme);
   auto host = json_string(http_get, "host");

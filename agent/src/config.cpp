@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "deckhand/common/daemon_settings.h"
+#include "deckhand/common/text.h"
 
 namespace deckhand::agent {
 
@@ -124,7 +125,7 @@ Result<AgentConfig> load_config(int argc, char** argv) {
     if (::gethostname(host, sizeof host - 1) != 0) return sys_fail("gethostname");
     c.node_name = host;
     // Node names are DNS subdomains: lower case, as kubelet lowers host names.
-    for (char& ch : c.node_name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    c.node_name = ascii_lower(c.node_name);
   }
   return c;
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "deckhand/common/fs.h"
+#include "deckhand/common/text.h"
 #include "deckhand/ctl/format.h"
 #include "deckhand/ctl/logs.h"
 
@@ -120,7 +121,7 @@ const char* container_state_name(rt::ContainerState s) {
 }
 
 Result<rt::ContainerState> parse_container_state(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+  s = ascii_lower(s);
   if (s == "created") return rt::CONTAINER_CREATED;
   if (s == "running") return rt::CONTAINER_RUNNING;
   if (s == "exited") return rt::CONTAINER_EXITED;
@@ -129,7 +130,7 @@ Result<rt::ContainerState> parse_container_state(std::string s) {
 }
 
 Result<rt::PodSandboxState> parse_pod_state(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+  s = ascii_lower(s);
   if (s == "ready") return rt::SANDBOX_READY;
   if (s == "notready") return rt::SANDBOX_NOTREADY;
   return fail(ErrorKind::InvalidArgument, "--state {:?}: expected ready or notready", s);

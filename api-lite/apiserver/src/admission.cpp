@@ -6,6 +6,7 @@
 
 #include "deckhand/api/selector.h"
 #include "deckhand/api/validation.h"
+#include "deckhand/common/text.h"
 
 namespace deckhand::apiserver {
 
@@ -148,11 +149,6 @@ std::vector<api::Cause> check_job(const Json& spec) {
   return causes;
 }
 
-std::string to_lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 void apply_defaults(const ResourceInfo& info, Json& obj) {
@@ -201,7 +197,7 @@ ApiResult<void> validate(const ResourceInfo& info, const Json& obj) {
     if (!spec.contains("selector") || !spec["selector"].is_object())
       causes.push_back({"spec.selector", "FieldValueRequired", "Required value"});
     else
-      add(check_workload_selector(spec, to_lower(info.kind)));
+      add(check_workload_selector(spec, ascii_lower(info.kind)));
     if (!spec.contains("template") || !spec["template"].is_object() || !spec["template"].contains("spec"))
       causes.push_back({"spec.template.spec", "FieldValueRequired", "Required value"});
     else

@@ -19,6 +19,7 @@
 #include <mutex>
 
 #include "deckhand/common/fs.h"
+#include "deckhand/common/text.h"
 #include "deckhand/http/connection_io.h"
 
 namespace deckhand::http {
@@ -32,12 +33,6 @@ using Clock = ConnectionIo::Clock;
 constexpr size_t kHeaderLimit = 1 << 20;
 constexpr size_t kStreamChunk = 16 * 1024;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool is_ipv6(const std::string& host) { return host.find(':') != std::string::npos; }
 
 std::string host_port(const ServerAddress& s) {
@@ -48,11 +43,6 @@ std::string host_port(const ServerAddress& s) {
 std::string host_header(const ServerAddress& s) {
   if (s.port == (s.tls ? 443 : 80)) return is_ipv6(s.host) ? "[" + s.host + "]" : s.host;
   return host_port(s);
-}
-
-int poll_ms(Clock::duration left) {
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-  return static_cast<int>(std::clamp<decltype(ms)>(ms, 0, 60'000));
 }
 
 // The failure of an I/O step, worded by what ended it.
@@ -125,7 +115,7 @@ Status finish_connect(int fd, Clock::time_point deadline, int cancel_fd, const s
     if (left <= Clock::duration::zero())
       return fail(ErrorKind::DeadlineExceeded, "connect to {}: timed out after {} ms", where, timeout.count());
     pollfd fds[2] = {{fd, POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
-    int n = ::poll(fds, 2, poll_ms(left));
+    int n = ::poll(fds, 2, poll_timeout_ms(left));
     if (n < 0 && errno != EINTR) return sys_fail("connect to {}: poll", where);
     if (n <= 0) continue;
     if (fds[1].revents != 0) return fail(ErrorKind::Unavailable, "connect to {}: cancelled", where);
@@ -164,8 +154,8 @@ beast_http::request<beast_http::string_body> beast_request(const ClientRequest& 
   req.target(r.target);
   bool has_host = false, has_agent = false;
   for (const auto& [name, value] : r.headers) {
-    has_host |= lower(name) == "host";
-    has_agent |= lower(name) == "user-agent";
+    has_host |= ascii_iequals(name, "host");
+    has_agent |= ascii_iequals(name, "user-agent");
     req.insert(name, value);
   }
   if (!has_host) req.set(beast_http::field::host, host_header(server));
@@ -179,7 +169,7 @@ beast_http::request<beast_http::string_body> beast_request(const ClientRequest& 
 template <class Fields>
 HeaderList header_list(const Fields& fields) {
   HeaderList out;
-  for (const auto& f : fields) out.emplace_back(lower({f.name_string().data(), f.name_string().size()}),
+  for (const auto& f : fields) out.emplace_back(ascii_lower({f.name_string().data(), f.name_string().size()}),
                                                 std::string(f.value().data(), f.value().size()));
   return out;
 }

@@ -20,11 +20,6 @@ namespace asio_error = boost::asio::error;
 
 boost::system::error_code errno_code(int e) { return {e, boost::system::system_category()}; }
 
-int poll_ms(Clock::duration left) {
-  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-  return static_cast<int>(std::clamp<decltype(ms)>(ms, 0, 60'000));
-}
-
 // Every value of one subject attribute (CN, O), as UTF-8.
 std::vector<std::string> name_entries(X509_NAME* name, int nid) {
   std::vector<std::string> values;
@@ -55,7 +50,7 @@ void ConnectionIo::wait(short events, boost::system::error_code& ec) {
       return;
     }
     pollfd fds[2] = {{socket_.get(), events, 0}, {stop_fd_, POLLIN, 0}};
-    int r = ::poll(fds, 2, poll_ms(left));
+    int r = ::poll(fds, 2, poll_timeout_ms(left));
     if (r < 0) {
       if (errno == EINTR) continue;
       ec = errno_code(errno);
@@ -250,7 +245,7 @@ void ConnectionIo::lingering_close() {
     auto left = deadline - Clock::now();
     if (left <= Clock::duration::zero()) return;
     pollfd fds[2] = {{socket_.get(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    int r = ::poll(fds, 2, poll_ms(left));
+    int r = ::poll(fds, 2, poll_timeout_ms(left));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0 || fds[1].revents != 0) return;
     ssize_t n = ::recv(socket_.get(), buf, sizeof buf, 0);
@@ -258,6 +253,11 @@ void ConnectionIo::lingering_close() {
     if (n <= 0) return;
     drained += static_cast<size_t>(n);
   }
+}
+
+int poll_timeout_ms(ConnectionIo::Clock::duration left) {
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return static_cast<int>(std::clamp<decltype(ms)>(ms, 0, 60'000));
 }
 
 }  // namespace deckhand::http

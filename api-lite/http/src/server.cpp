@@ -21,6 +21,7 @@
 #include "deckhand/common/fs.h"
 #include "deckhand/common/json.h"
 #include "deckhand/common/log.h"
+#include "deckhand/common/text.h"
 #include "deckhand/http/connection_io.h"
 #include "deckhand/http/request_target.h"
 
@@ -52,15 +53,9 @@ std::shared_ptr<spdlog::logger> logger() { return log::get("http"); }
 // Beast (Boost 1.74) hands out boost::string_view.
 std::string_view std_view(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Headers the server sets itself from how it sends the body.
 bool is_framing_header(std::string_view name) {
-  std::string lower = to_lower(name);
+  std::string lower = ascii_lower(name);
   return lower == "content-length" || lower == "transfer-encoding" || lower == "connection";
 }
 
@@ -595,7 +590,7 @@ std::optional<Request> BeastHttpServer::read_request(ConnectionIo& io, boost::be
   request.path = std::move(target->path);
   request.query = std::move(target->query);
   for (const auto& field : message)
-    request.headers.emplace_back(to_lower(std_view(field.name_string())), field.value());
+    request.headers.emplace_back(ascii_lower(std_view(field.name_string())), field.value());
   request.body = std::move(message.body());
   return request;
 }

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "deckhand/api/selector.h"
+#include "deckhand/common/text.h"
 
 namespace deckhand::api {
 
@@ -443,9 +444,7 @@ Json controllerrevision_row(const Json& cr, TimePoint now) {
     auto slash = api_version.find('/');
     std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
     std::string kind = text(member(ref, "kind"));
-    std::string qualified = group.empty() ? kind : kind + "." + group;
-    std::transform(qualified.begin(), qualified.end(), qualified.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string qualified = ascii_lower(group.empty() ? kind : kind + "." + group);
     controller = qualified.empty() ? text(member(ref, "name")) : qualified + "/" + text(member(ref, "name"));
     break;
   }
@@ -550,8 +549,7 @@ Json event_row(const Json& ev, TimePoint now) {
     count = 1;  // singleton events of the new API carry no count
   }
   const Json& involved = member(ev, "involvedObject");
-  std::string kind = text(member(involved, "kind"));
-  std::transform(kind.begin(), kind.end(), kind.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string kind = ascii_lower(text(member(involved, "kind")));
   const std::string involved_name = text(member(involved, "name"));
   const std::string object = involved_name.empty() ? kind : kind + "/" + involved_name;
   const std::string component = first_non_empty(text(ev, {"source", "component"}), text(member(ev, "reportingComponent")));

@@ -1,4 +1,5 @@
 #include "deckhand/api/validation.h"
+#include "deckhand/common/text.h"
 
 #include <fmt/format.h>
 
@@ -257,9 +258,7 @@ std::vector<Cause> check_annotations(const Json& annotations, const std::string&
   std::size_t total = 0;
   for (const auto& [key, value] : annotations.items()) {
     // Annotation keys are qualified names in any case.
-    std::string lower = key;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    add_invalid(causes, field, key, qualified_name_errors(lower));
+    add_invalid(causes, field, key, qualified_name_errors(ascii_lower(key)));
     if (!value.is_string()) {
       causes.push_back(field_invalid(field, value, "annotation values must be strings"));
       continue;

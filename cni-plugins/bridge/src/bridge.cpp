@@ -22,6 +22,7 @@
 #include "deckhand/common/fd.h"
 #include "deckhand/common/fs.h"
 #include "deckhand/common/rollback.h"
+#include "deckhand/common/text.h"
 #include "deckhand/netlink/netlink.h"
 #include "deckhand/netlink/netns.h"
 
@@ -358,11 +359,6 @@ CniStatus cmd_del(const PluginRequest& req) {
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 tl::unexpected<cni::CniError> check_fail(std::string msg) { return cni_fail(cni::kInternal, std::move(msg)); }
 
 }  // namespace
@@ -396,7 +392,7 @@ CniStatus cmd_check(const PluginRequest& req) {
   if (!cont_link) return check_fail(fmt::format("CHECK: interface {} not found in netns {}", req.ifname, req.netns));
   if (cont_link->kind != "veth") return check_fail(fmt::format("CHECK: {} in netns {} is not a veth", req.ifname, req.netns));
   const auto& want_mac = prev.interfaces[*cont_idx].mac;
-  if (!want_mac.empty() && lower(want_mac) != lower(cont_link->mac))
+  if (!want_mac.empty() && ascii_lower(want_mac) != ascii_lower(cont_link->mac))
     return check_fail(fmt::format("CHECK: interface {} has MAC {}, prevResult says {}", req.ifname, cont_link->mac, want_mac));
 
   if (host_idx) {

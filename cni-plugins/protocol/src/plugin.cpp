@@ -73,10 +73,7 @@ CniStatus check_env(PluginRequest& req, const std::map<std::string, std::string>
   return {};
 }
 
-bool truthy(std::string v) {
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
-  return v == "1" || v == "true";
-}
+bool truthy(const std::string& v) { return v == "1" || ascii_iequals(v, "true"); }
 
 CniStatus parse_args(PluginRequest& req) {
   for (const auto& pair : split_nonempty(req.args_text, ';')) {

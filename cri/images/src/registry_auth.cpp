@@ -10,6 +10,7 @@
 #include "deckhand/common/digest.h"
 #include "deckhand/common/json.h"
 #include "deckhand/common/log.h"
+#include "deckhand/common/text.h"
 #include "registry_client.h"
 
 namespace deckhand::images::registry {
@@ -17,12 +18,6 @@ namespace deckhand::images::registry {
 namespace {
 
 auto logger() { return log::get("images"); }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -61,7 +56,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos)
-    t->response.headers.emplace(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    t->response.headers.emplace(ascii_lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
   return size * n;
 }
 
@@ -216,11 +211,11 @@ std::vector<Challenge> parse_challenges(std::string_view h) {
       } else {
         value = std::string(read_token());
       }
-      out.back().params[lower(word)] = value;
+      out.back().params[ascii_lower(word)] = value;
     } else if (word.empty()) {
       i = mark + 1;  // stray character: skip it
     } else {
-      out.push_back(Challenge{lower(word), {}});
+      out.push_back(Challenge{ascii_lower(word), {}});
     }
   }
   return out;

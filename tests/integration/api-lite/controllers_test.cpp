@@ -664,8 +664,9 @@ TEST_CASE("a job runs parallelism pods at a time to its completions, or fails pa
   std::string uid = job["metadata"].value("uid", "");
   CHECK(job["spec"]["selector"]["matchLabels"].value("batch.kubernetes.io/controller-uid", "") == uid);
   CHECK(job["spec"]["template"]["metadata"]["labels"].value("job-name", "") == "batch");
-  job["spec"]["parallelism"] = 2;
-  REQUIRE(api->update(resources::kJobs, job));
+  // A patch: the controller may have written the Job's status since the get.
+  auto patched = api->patch(resources::kJobs, "default", "batch", PatchType::Merge, {{"spec", {{"parallelism", 2}}}});
+  REQUIRE_MESSAGE(patched, patched.error().message);
   std::string sel = "job-name=batch";
   // completions is 1 (kubectl create job): one pod at most even with parallelism 2.
   REQUIRE_MESSAGE(eventually([&] { return active_pods(*api, sel).size() == 1; }, 20s), cm.output());

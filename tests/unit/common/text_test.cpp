@@ -11,3 +11,13 @@ TEST_CASE("split keeps empty parts; split_nonempty drops them") {
   CHECK(split_nonempty(":a::b:", ':') == std::vector<std::string>{"a", "b"});
   CHECK(split_nonempty("", ';').empty());
 }
+
+TEST_CASE("ascii_lower and ascii_iequals touch ASCII letters only") {
+  CHECK(ascii_lower("Content-Length: ABC-xyz 09") == "content-length: abc-xyz 09");
+  CHECK(ascii_lower("\xC3\x89t\xC3\xA9") == "\xC3\x89t\xC3\xA9");  // UTF-8 bytes stay
+  CHECK(ascii_lower("") == "");
+  CHECK(ascii_iequals("User-Agent", "user-agent"));
+  CHECK(ascii_iequals("", ""));
+  CHECK_FALSE(ascii_iequals("Accept", "Accept-Encoding"));
+  CHECK_FALSE(ascii_iequals("[", "{"));  // '[' + 32 is '{': only letters fold
+}

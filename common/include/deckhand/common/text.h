@@ -1,5 +1,5 @@
 // Small string helpers shared by the parsers of /proc, cgroup files,
-// /etc/passwd and flag values.
+// /etc/passwd, flag values and protocol fields.
 #pragma once
 
 #include <string>
@@ -14,5 +14,12 @@ std::vector<std::string_view> split(std::string_view s, char sep);
 
 // The non-empty parts only: split_nonempty(":a::b:", ':') is {"a", "b"}.
 std::vector<std::string> split_nonempty(std::string_view s, char sep);
+
+// ASCII letters in lower case, other bytes as they are (header names,
+// schemes, kinds: never locale-dependent).
+std::string ascii_lower(std::string_view s);
+
+// Equal but for the case of ASCII letters.
+bool ascii_iequals(std::string_view a, std::string_view b);
 
 }  // namespace deckhand

@@ -131,4 +131,8 @@ class ConnectionIo {
   std::string gather_;
 };
 
+// poll()'s timeout for what is left until a deadline: rounded up, at most a
+// minute (callers loop), never negative.
+int poll_timeout_ms(ConnectionIo::Clock::duration left);
+
 }  // namespace deckhand::http
