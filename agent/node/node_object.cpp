@@ -6,12 +6,6 @@ namespace deckhand::agent {
 
 namespace {
 
-Json taint_json(const Taint& t) {
-  Json j = {{"key", t.key}, {"effect", t.effect}};
-  if (!t.value.empty()) j["value"] = t.value;
-  return j;
-}
-
 std::string text_member(const Json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
@@ -90,27 +84,6 @@ Json& object_member(Json& j, const char* key) {
   return j[key];
 }
 
-Result<Taint> parse_taint(const std::string& text) {
-  size_t colon = text.rfind(':');
-  auto bad = [&] {
-    return fail(
-        ErrorKind::InvalidArgument,
-        "node taint \"{}\": want key=value:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute",
-        text);
-  };
-  if (colon == std::string::npos) return bad();
-  Taint t;
-  t.effect = text.substr(colon + 1);
-  std::string key_value = text.substr(0, colon);
-  size_t eq = key_value.find('=');
-  t.key = key_value.substr(0, eq);
-  if (eq != std::string::npos) t.value = key_value.substr(eq + 1);
-  if (t.key.empty() ||
-      (t.effect != "NoSchedule" && t.effect != "PreferNoSchedule" && t.effect != "NoExecute"))
-    return bad();
-  return t;
-}
-
 std::map<std::string, std::string> owned_labels(const AgentConfig& config, const std::string& arch) {
   std::map<std::string, std::string> labels = {{"kubernetes.io/hostname", config.node_name},
                                                {"kubernetes.io/os", "linux"},
@@ -142,10 +115,10 @@ bool apply_owned_metadata(Json& node, const std::map<std::string, std::string>& 
       bool replaced = false;
       for (auto& t : list)
         if (text_member(t, "key") == mine.key && text_member(t, "effect") == mine.effect) {
-          t = taint_json(mine);
+          t = api::taint_json(mine);
           replaced = true;
         }
-      if (!replaced) list.push_back(taint_json(mine));
+      if (!replaced) list.push_back(api::taint_json(mine));
     }
   }
   return node != before;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "deckhand/agent/config.h"
+#include "deckhand/api/taints.h"
 #include "deckhand/common/json.h"
 #include "host_facts.h"
 #include "runtime.pb.h"
@@ -20,12 +21,7 @@ inline constexpr const char* kNodeLeaseNamespace = "kube-node-lease";
 inline constexpr int kNodeLeaseDurationSeconds = 40;
 inline constexpr int kKubeletPort = 10250;
 
-struct Taint {
-  std::string key, value, effect;
-};
-
-// "key=value:Effect" or "key:Effect", Effect one of NoSchedule, PreferNoSchedule, NoExecute.
-Result<Taint> parse_taint(const std::string& text);
+using api::Taint;
 
 // kubernetes.io/hostname, /os, /arch, then the configured labels (which win).
 std::map<std::string, std::string> owned_labels(const AgentConfig& config, const std::string& arch);

@@ -35,10 +35,11 @@ std::string uid_of(const Json& object) {
   return meta.contains("uid") && meta["uid"].is_string() ? meta["uid"].get<std::string>() : "";
 }
 
-Result<std::vector<Taint>> parse_taints(const std::vector<std::string>& texts) {
+// The --register-with-taint values.
+Result<std::vector<Taint>> registered_taints(const std::vector<std::string>& texts) {
   std::vector<Taint> taints;
   for (const auto& text : texts) {
-    DH_TRY(t, parse_taint(text));
+    DH_TRY(t, api::parse_taint_text(text));
     taints.push_back(t);
   }
   return taints;
@@ -251,7 +252,7 @@ Result<std::unique_ptr<NodeReporter>> NodeReporter::start(const AgentConfig& con
   if (config.node_name.empty()) return fail(ErrorKind::InvalidArgument, "register node: no node name");
   if (!api || !cri)
     return fail(ErrorKind::InvalidArgument, "register node {}: no API or CRI client", config.node_name);
-  auto taints = with_context(parse_taints(config.node_taints), "register node {}", config.node_name);
+  auto taints = with_context(registered_taints(config.node_taints), "register node {}", config.node_name);
   if (!taints) return tl::unexpected(taints.error());
   auto host = read_host_facts(config.root_dir);
   if (!host) return tl::unexpected(host.error().context("register node {}", config.node_name));

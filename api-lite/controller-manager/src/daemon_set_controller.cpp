@@ -92,8 +92,7 @@ bool node_matches_pod_placement(const Json& pod_spec, const Json& node) {
 NodeEligibility daemon_node_eligibility(const Json& ds, const Json& node) {
   const Json& spec = field(ds, {"spec", "template", "spec"});
   if (!node_matches_pod_placement(spec, node)) return {};
-  Json with_defaults = {{"tolerations", daemon_pod_tolerations(spec)}};
-  auto tolerations = parse_tolerations(with_defaults);
+  auto tolerations = api::parse_tolerations(daemon_pod_tolerations(spec));
   auto taints = node_taints(node);
   return {tolerates_all(tolerations, taints, {"NoSchedule", "NoExecute"}),
           tolerates_all(tolerations, taints, {"NoExecute"})};

@@ -188,7 +188,7 @@ Result<std::optional<Clock::time_point>> NodeLifecycleController::evict_pods(con
   Status result;
   for (const auto& pod : informers_.list(res::kPods)) {
     if (string_field(pod, {"spec", "nodeName"}) != name_of(node) || is_terminating(pod)) continue;
-    auto at = eviction_time(parse_tolerations(field(pod, {"spec"})), taints);
+    auto at = eviction_time(pod_tolerations(field(pod, {"spec"})), taints);
     if (!at) continue;
     if (*at > now) {
       next = next ? std::min(*next, *at) : *at;

@@ -179,18 +179,6 @@ void Resources::set_max(const Resources& o) {
   ephemeral_storage = std::max(ephemeral_storage, o.ephemeral_storage);
 }
 
-bool Toleration::tolerates(const Taint& t) const {
-  if (!effect.empty() && effect != t.effect) return false;
-  if (op == "Exists") return key.empty() || key == t.key;
-  return key == t.key && value == t.value;  // Equal (the default)
-}
-
-bool tolerated(const std::vector<Toleration>& tolerations, const Taint& t) {
-  for (const Toleration& tol : tolerations)
-    if (tol.tolerates(t)) return true;
-  return false;
-}
-
 bool NodeSelectorRequirement::matches(const std::map<std::string, std::string>& labels) const {
   auto it = labels.find(key);
   bool has = it != labels.end();
@@ -256,12 +244,7 @@ std::shared_ptr<const PodInfo> parse_pod(const Json& pod) {
   p->nonzero_requests = pod_requests(spec, true);
   p->node_selector = string_map(at(spec, "nodeSelector"));
   parse_affinity(at(spec, "affinity"), *p);
-  const Json& tolerations = at(spec, "tolerations");
-  if (tolerations.is_array())
-    for (const Json& t : tolerations) {
-      std::string op = str(t, "operator");
-      p->tolerations.push_back({str(t, "key"), op.empty() ? "Equal" : op, str(t, "value"), str(t, "effect")});
-    }
+  p->tolerations = api::parse_tolerations(at(spec, "tolerations"));
   parse_containers(spec, *p);
   return p;
 }
@@ -274,9 +257,7 @@ NodeSpecInfo parse_node(const Json& node) {
   n.name = str(meta, "name");
   n.labels = string_map(at(meta, "labels"));
   n.unschedulable = at(spec, "unschedulable").is_boolean() && at(spec, "unschedulable").get<bool>();
-  const Json& taints = at(spec, "taints");
-  if (taints.is_array())
-    for (const Json& t : taints) n.taints.push_back({str(t, "key"), str(t, "value"), str(t, "effect")});
+  n.taints = api::parse_taints(at(spec, "taints"));
   const Json& conditions = at(status, "conditions");
   if (conditions.is_array())
     for (const Json& c : conditions)

@@ -309,6 +309,6 @@ TEST_CASE("start() fails clearly: another node's certificate (403), a malformed 
   config.node_taints = {"dedicated=infra:Sometimes"};
   auto bad = agent::NodeReporter::start(config, w.node_api, cri_client(w.cri));
   REQUIRE_FALSE(bad);
-  CHECK_MESSAGE(bad.error().message.find("node taint \"dedicated=infra:Sometimes\"") != std::string::npos,
+  CHECK_MESSAGE(bad.error().message.find("taint \"dedicated=infra:Sometimes\"") != std::string::npos,
                 bad.error().message);
 }

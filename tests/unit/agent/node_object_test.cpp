@@ -20,21 +20,6 @@ TEST_CASE("host fact parsers: meminfo, os-release, architecture names") {
   CHECK(go_arch("aarch64") == "arm64");
 }
 
-TEST_CASE("taints parse as key=value:Effect or key:Effect; bad ones are named") {
-  auto t = parse_taint("dedicated=gpu:NoSchedule");
-  REQUIRE(t);
-  CHECK(t->key == "dedicated");
-  CHECK(t->value == "gpu");
-  CHECK(t->effect == "NoSchedule");
-  auto bare = parse_taint("maintenance:NoExecute");
-  REQUIRE(bare);
-  CHECK(bare->value.empty());
-  auto bad = parse_taint("x=y:Sometimes");
-  REQUIRE_FALSE(bad);
-  CHECK(bad.error().message.find("x=y:Sometimes") != std::string::npos);
-  CHECK_FALSE(parse_taint("novalue"));
-}
-
 TEST_CASE("our labels and taints replace ours and keep everyone else's") {
   AgentConfig config;
   config.node_name = "n1";

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "deckhand/api/taints.h"
 #include "deckhand/common/json.h"
 #include "deckhand/controllers/objects.h"
 
@@ -16,20 +17,12 @@ namespace deckhand::controllers {
 inline constexpr const char* kTaintUnreachable = "node.kubernetes.io/unreachable";
 inline constexpr const char* kTaintNotReady = "node.kubernetes.io/not-ready";
 
-struct Taint {
-  std::string key, value, effect;
-  std::optional<Clock::time_point> time_added;
-};
+using api::Taint;
+using api::Toleration;
 
-struct Toleration {
-  std::string key, op = "Equal", value, effect;
-  std::optional<int64_t> seconds;  // tolerationSeconds (NoExecute only); none = forever
-};
-
+// A node's spec.taints; a pod spec's tolerations.
 std::vector<Taint> node_taints(const Json& node);
-std::vector<Toleration> parse_tolerations(const Json& pod_spec);
-bool tolerates(const Toleration& t, const Taint& taint);
-bool tolerated(const std::vector<Toleration>& tolerations, const Taint& taint);
+std::vector<Toleration> pod_tolerations(const Json& pod_spec);
 
 // When a pod with these tolerations must go from a node with these taints:
 // nullopt when never; Clock::time_point::min() when at once (a NoExecute

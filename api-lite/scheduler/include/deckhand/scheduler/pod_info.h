@@ -12,6 +12,7 @@
 
 #include "deckhand/api/quantity.h"
 #include "deckhand/api/selector.h"
+#include "deckhand/api/taints.h"
 #include "deckhand/common/json.h"
 
 namespace deckhand::scheduler {
@@ -31,20 +32,9 @@ struct Resources {
   bool operator==(const Resources&) const = default;
 };
 
-struct Taint {
-  std::string key, value, effect;  // effect: NoSchedule, PreferNoSchedule, NoExecute
-  bool operator==(const Taint&) const = default;
-};
-
-struct Toleration {
-  std::string key;
-  std::string op = "Equal";  // Equal, Exists
-  std::string value;
-  std::string effect;        // "" = all effects
-  bool tolerates(const Taint& t) const;
-};
-
-bool tolerated(const std::vector<Toleration>& tolerations, const Taint& t);
+using api::Taint;
+using api::tolerated;
+using api::Toleration;
 
 // One requirement of a NodeSelectorTerm (matchExpressions or matchFields).
 struct NodeSelectorRequirement {
