@@ -20,6 +20,7 @@
 #include "deckhand/common/log.h"
 #include "deckhand/common/text.h"
 #include "deckhand/http/client.h"
+#include "deckhand/http/connection_io.h"
 
 namespace deckhand::agent {
 namespace {
@@ -33,8 +34,6 @@ constexpr size_t kMaxOutputChars = 1024;
 // deadline ends the call (kubelet adds its whole runtime timeout; we keep
 // probe threads bounded instead).
 constexpr auto kExecDeadlineSlack = std::chrono::seconds(5);
-// Connect waits and sleeps wake this often to notice a stop.
-constexpr milliseconds kCancelPollSlice{100};
 constexpr const char* kUserAgent = "kube-probe/1.33";
 // Enough that one slow probe does not hold up the others; few enough to stay small.
 constexpr int kProbeThreads = 4;
@@ -47,11 +46,11 @@ std::shared_ptr<spdlog::logger> logger() {
 ActionOutcome success(std::string message = {}) { return {ProbeResult::Success, std::move(message)}; }
 ActionOutcome failure(std::string message) { return {ProbeResult::Failure, std::move(message)}; }
 
-// Lets a running action be abandoned when the ProbeManager stops: http and
-// tcp poll cancelled(), an exec's gRPC call is cancelled through its context.
+// Lets a running action be abandoned when the ProbeManager stops: http, tcp
+// and sleep wait on its fd too, an exec's gRPC call is cancelled through its
+// context.
 class ActionCancel {
  public:
-  bool cancelled() const { return cancelled_.load(); }
   void cancel() {
     std::lock_guard lock(mu_);
     cancelled_ = true;
@@ -74,7 +73,7 @@ class ActionCancel {
 
  private:
   std::mutex mu_;
-  std::atomic<bool> cancelled_{false};
+  bool cancelled_ = false;
   http::CancelSignal signal_;
   grpc::ClientContext* call_ = nullptr;
 };
@@ -229,24 +228,36 @@ ActionOutcome run_http_get(const Json& http_get, const ActionTarget& target, mil
   return failure(fmt::format("HTTP probe failed with statuscode: {}", status));
 }
 
+enum class Wake { Ready, Cancelled, Deadline };
+
+// Waits until fd (none when -1) is ready for writing, the action is
+// cancelled, or the deadline passes; poll errors other than EINTR count as
+// ready, for the caller's own call to report.
+Wake wait_writable(int fd, Clock::time_point deadline, ActionCancel* cancel) {
+  for (;;) {
+    auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) return Wake::Deadline;
+    pollfd fds[2] = {{cancel ? cancel->fd() : -1, POLLIN, 0}, {fd, POLLOUT, 0}};
+    int n = ::poll(fds, 2, http::poll_timeout_ms(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (fds[0].revents != 0) return Wake::Cancelled;
+    if (n != 0) return Wake::Ready;
+  }
+}
+
 // Waits for a non-blocking connect until the deadline or a cancel.
 ActionOutcome finish_connect(int fd, const std::string& address, Clock::time_point deadline,
                              ActionCancel* cancel) {
-  for (;;) {
-    if (cancel && cancel->cancelled()) return failure(fmt::format("dial tcp {}: cancelled", address));
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return failure(fmt::format("dial tcp {}: i/o timeout", address));
-    pollfd p{fd, POLLOUT, 0};
-    int n = ::poll(&p, 1, static_cast<int>(std::min(left, kCancelPollSlice).count()));
-    if (n < 0 && errno != EINTR)
-      return failure(fmt::format("dial tcp {}: poll: {}", address, errno_text(errno)));
-    if (n <= 0) continue;
-    int error = 0;
-    socklen_t len = sizeof error;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
-    if (error == 0) return success();
-    return failure(fmt::format("dial tcp {}: connect: {}", address, errno_text(error)));
+  switch (wait_writable(fd, deadline, cancel)) {
+    case Wake::Cancelled: return failure(fmt::format("dial tcp {}: cancelled", address));
+    case Wake::Deadline: return failure(fmt::format("dial tcp {}: i/o timeout", address));
+    case Wake::Ready: break;
   }
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+  if (error == 0) return success();
+  return failure(fmt::format("dial tcp {}: connect: {}", address, errno_text(error)));
 }
 
 ActionOutcome run_tcp_socket(const Json& tcp, const ActionTarget& target, milliseconds timeout,
@@ -282,11 +293,7 @@ ActionOutcome run_tcp_socket(const Json& tcp, const ActionTarget& target, millis
 ActionOutcome run_sleep(const Json& sleep, milliseconds timeout, ActionCancel* cancel) {
   auto until =
       Clock::now() + std::min<milliseconds>(std::chrono::seconds(json_int(sleep, "seconds", 0)), timeout);
-  while (Clock::now() < until) {
-    if (cancel && cancel->cancelled()) return failure("sleep cancelled");
-    std::this_thread::sleep_for(std::min<Clock::duration>(kCancelPollSlice, until - Clock::now()));
-  }
-  return success();
+  return wait_writable(-1, until, cancel) == Wake::Cancelled ? failure("sleep cancelled") : success();
 }
 
 ActionOutcome run_handler(cri::CriClient* cri, const Json& handler, const ActionTarget& target,

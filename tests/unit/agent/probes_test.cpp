@@ -422,6 +422,19 @@ TEST_CASE("exec runs through CRI ExecSync; non-zero exits and timeouts fail") {
   CHECK(run_action(*cri.client, no_command, kLoopback, 1s).result == ProbeResult::Failure);
 }
 
+TEST_CASE("a sleep handler sleeps its seconds, at most until the timeout") {
+  FakeCri cri;
+  auto t0 = Clock::now();
+  auto cut = run_action(*cri.client, Json{{"sleep", {{"seconds", 30}}}}, kLoopback, 200ms);
+  auto took = Clock::now() - t0;
+  CHECK(cut.result == ProbeResult::Success);
+  CHECK(took >= 200ms);
+  CHECK(took < 10s);  // not the 30 s asked for
+  t0 = Clock::now();
+  CHECK(run_action(*cri.client, Json{{"sleep", {{"seconds", 0}}}}, kLoopback, 10s).result == ProbeResult::Success);
+  CHECK(Clock::now() - t0 < 5s);
+}
+
 TEST_CASE("handlers without a supported action fail with a reason") {
   FakeCri cri;
   auto grpc_probe = run_action(*cri.client, Json{{"grpc", {{"port", 9000}}}}, kLoopback, 1s);
