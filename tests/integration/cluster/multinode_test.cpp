@@ -289,11 +289,14 @@ TEST_CASE("three nodes on one machine: a Deployment spreads, pods talk across no
   std::string dead = (*to)["spec"]["nodeName"];
   w.node(w.index_of(dead)).agent->stop(SIGKILL);
   REQUIRE_MESSAGE(eventually([&] { return w.node_condition(dead, "Ready") == "Unknown"; }, 20s), w.logs());
-  Json node = w.get_json({"node", dead});
-  bool tainted = false;
-  for (auto& t : node["spec"].value("taints", Json::array()))
-    tainted |= t.value("key", "") == "node.kubernetes.io/unreachable" && t.value("effect", "") == "NoExecute";
-  CHECK(tainted);
+  // The controller writes the condition and the taint in two updates: wait for the second too.
+  bool tainted = eventually([&] {
+    Json node = w.get_json({"node", dead});
+    for (auto& t : node["spec"].value("taints", Json::array()))
+      if (t.value("key", "") == "node.kubernetes.io/unreachable" && t.value("effect", "") == "NoExecute") return true;
+    return false;
+  }, 20s);
+  CHECK_MESSAGE(tainted, w.get_json({"node", dead}).dump() << "\n" << w.logs());
   bool moved = eventually([&] {
     pods = w.running_pods("web");
     if (pods.size() != 3) return false;
