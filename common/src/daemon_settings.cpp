@@ -1,22 +1,13 @@
 #include "deckhand/common/daemon_settings.h"
 
-#include <cstdlib>
 #include <set>
 
+#include "deckhand/common/text.h"
 #include "deckhand/common/toml_config.h"
 
 namespace deckhand {
 
 namespace {
-
-Result<int64_t> parse_integer(const std::string& v, int64_t min, int64_t max) {
-  char* end = nullptr;
-  errno = 0;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || end == nullptr || *end != '\0' || errno == ERANGE || n < min || n > max)
-    return fail(ErrorKind::InvalidArgument, "want an integer from {} to {}, got '{}'", min, max, v);
-  return n;
-}
 
 Result<bool> parse_boolean(const std::string& v) {
   if (v == "true" || v == "1") return true;

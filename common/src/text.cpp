@@ -1,5 +1,8 @@
 #include "deckhand/common/text.h"
 
+#include <cerrno>
+#include <cstdlib>
+
 namespace deckhand {
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -29,6 +32,16 @@ std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = ascii_lower_char(c);
   return out;
+}
+
+Result<int64_t> parse_integer(std::string_view text, int64_t min, int64_t max) {
+  std::string copy(text);  // strtoll wants a terminator
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(copy.c_str(), &end, 10);
+  if (copy.empty() || *end != '\0' || errno == ERANGE || n < min || n > max)
+    return fail(ErrorKind::InvalidArgument, "want an integer from {} to {}, got '{}'", min, max, text);
+  return n;
 }
 
 bool ascii_iequals(std::string_view a, std::string_view b) {

@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <cstdlib>
 
 #include "deckhand/common/daemon_settings.h"
 #include "deckhand/common/text.h"
@@ -56,13 +55,8 @@ an integer or a table of controller = integer.
 
 namespace {
 
-Result<int64_t> parse_workers(const std::string& v) {
-  char* end = nullptr;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || end == nullptr || *end != '\0' || n < 1 || n > 1000)
-    return fail(ErrorKind::InvalidArgument, "want a number from 1 to 1000, got '{}'", v);
-  return n;
-}
+// Workers per controller.
+Result<int64_t> parse_workers(std::string_view v) { return parse_integer(v, 1, 1000); }
 
 bool known(const std::string& name) {
   const auto& all = known_controllers();

@@ -21,3 +21,12 @@ TEST_CASE("ascii_lower and ascii_iequals touch ASCII letters only") {
   CHECK_FALSE(ascii_iequals("Accept", "Accept-Encoding"));
   CHECK_FALSE(ascii_iequals("[", "{"));  // '[' + 32 is '{': only letters fold
 }
+
+TEST_CASE("parse_integer takes a whole number within its bounds") {
+  CHECK(parse_integer("42", 0, 100).value() == 42);
+  CHECK(parse_integer("-1", -1, 65535).value() == -1);
+  CHECK(parse_integer("101", 0, 100).error().message == "want an integer from 0 to 100, got '101'");
+  CHECK_FALSE(parse_integer("", 0, 100));
+  CHECK_FALSE(parse_integer("12x", 0, 100));
+  CHECK_FALSE(parse_integer("99999999999999999999", 0, INT64_MAX));
+}

@@ -2,9 +2,12 @@
 // /etc/passwd, flag values and protocol fields.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "deckhand/common/result.h"
 
 namespace deckhand {
 
@@ -21,5 +24,9 @@ std::string ascii_lower(std::string_view s);
 
 // Equal but for the case of ASCII letters.
 bool ascii_iequals(std::string_view a, std::string_view b);
+
+// A whole decimal integer in [min, max] (flag values, config keys); the error
+// says what was wanted and what came.
+Result<int64_t> parse_integer(std::string_view text, int64_t min, int64_t max);
 
 }  // namespace deckhand
